@@ -1,0 +1,113 @@
+"""Result documents on disk: atomic per-submission files plus an append-only results.jsonl.
+
+Writes go to a temporary file in the same directory, are fsynced, then renamed, so a grader
+killed at any instant leaves either the old file or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+
+def write_json_atomic(path: Path, document: Any) -> None:
+    """Write ``document`` as JSON to ``path`` atomically (tmp file + fsync + rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(document, handle, indent=1, sort_keys=False, default=_jsonable)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _jsonable(value: Any) -> Any:
+    """Fallback for numpy scalars and paths that slip into documents."""
+    if hasattr(value, "item"):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def result_path(out_dir: Path, submission_id: str) -> Path:
+    return out_dir / "results" / f"{submission_id}.json"
+
+
+def save_result(out_dir: Path, document: dict[str, Any]) -> Path:
+    """Store one submission's result: results/<id>.json atomically, then append it to results.jsonl.
+
+    results/<id>.json is the source of truth. A run killed between the two steps, or in the middle
+    of the append, is repaired by ``rebuild_jsonl``, which batch runs call when they start and end.
+    """
+    path = result_path(out_dir, document["id"])
+    write_json_atomic(path, document)
+    line = json.dumps(document, sort_keys=False, default=_jsonable) + "\n"
+    with _locked(out_dir), (out_dir / "results.jsonl").open("a", encoding="utf-8") as handle:
+        handle.write(line)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return path
+
+
+class _locked:
+    """An exclusive flock on OUT/.results.lock for the duration of a with-block."""
+
+    def __init__(self, out_dir: Path) -> None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        self._path = out_dir / ".results.lock"
+
+    def __enter__(self) -> None:
+        self._handle = self._path.open("w")
+        fcntl.flock(self._handle, fcntl.LOCK_EX)
+
+    def __exit__(self, *exc: object) -> None:
+        self._handle.close()
+
+
+def load_results(out_dir: Path) -> list[dict[str, Any]]:
+    """Every stored result document, sorted by id. Unreadable files are skipped (a crash mid-rename
+    cannot produce one, but a person editing the folder can)."""
+    docs = []
+    for path in sorted((out_dir / "results").glob("*.json")):
+        try:
+            docs.append(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, json.JSONDecodeError):
+            continue
+    return docs
+
+
+def iter_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                yield json.loads(line)
+
+
+def rebuild_jsonl(out_dir: Path) -> Path:
+    """Regenerate results.jsonl from results/*.json (one line per submission, no duplicates).
+
+    The per-submission files are the source of truth; deriving the JSON-lines file from them under
+    a lock means a killed run can never leave a duplicated or half-written line behind.
+    """
+    target = out_dir / "results.jsonl"
+    with _locked(out_dir):
+        lines = [json.dumps(doc, sort_keys=False, default=_jsonable) for doc in load_results(out_dir)]
+        fd, tmp = tempfile.mkstemp(prefix=".results.jsonl.", dir=out_dir)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write("\n".join(lines) + ("\n" if lines else ""))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    return target
