@@ -1,0 +1,197 @@
+"""Assignment data: build an assignment's public and hidden files, and keep a built cache.
+
+``build_data`` dispatches on the rubric's ``data:`` key (``builder: module:function`` or
+``static: {dir: ...}``); ``ensure_data`` builds the default profile once into
+``$ML_AUTOGRADER_CACHE/<assignment>/<profile>`` so grading without ``--data`` needs no set-up.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from grader.datasets.files import (
+    DATA_SUBDIRS,
+    MANIFEST_NAME,
+    DataError,
+    make_manifest,
+    read_manifest,
+    verify_manifest,
+    write_manifest,
+)
+
+if TYPE_CHECKING:
+    from grader.assignment import Assignment
+
+__all__ = ["DataError", "build_data", "cache_root", "ensure_data", "read_manifest", "verify_manifest"]
+
+CACHE_ENV = "ML_AUTOGRADER_CACHE"
+
+
+def cache_root() -> Path:
+    """``$ML_AUTOGRADER_CACHE``, else ``~/.cache/ml-autograder``."""
+    configured = os.environ.get(CACHE_ENV)
+    return Path(configured).expanduser() if configured else Path.home() / ".cache" / "ml-autograder"
+
+
+def _data_spec(assignment: Assignment) -> dict[str, Any]:
+    spec = assignment.rubric.get("data")
+    where = f"{assignment.rubric_path}: data"
+    if not isinstance(spec, dict):
+        raise DataError(f"{where}: missing; give `builder: module:function` or `static: {{dir: ...}}`")
+    kinds = [k for k in ("builder", "static") if k in spec]
+    if len(kinds) != 1:
+        raise DataError(f"{where}: give exactly one of 'builder' and 'static', found {kinds or 'neither'}")
+    if "builder" in spec and (not isinstance(spec["builder"], str) or spec["builder"].count(":") != 1):
+        raise DataError(f"{where}.builder: expected 'module:function', got {spec['builder']!r}")
+    if "static" in spec and not (
+        isinstance(spec["static"], dict) and isinstance(spec["static"].get("dir"), str)
+    ):
+        raise DataError(f"{where}.static: expected a mapping with a 'dir' path")
+    return spec
+
+
+def _load_builder(target: str) -> tuple[Callable[..., dict[str, Any]], Any]:
+    """The builder function and its module (whose ``BUILDER_VERSION`` marks caches stale)."""
+    module_name, func_name = target.split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise DataError(f"data builder {target}: cannot import {module_name}: {exc}") from exc
+    func = getattr(module, func_name, None)
+    if not callable(func):
+        raise DataError(f"data builder {target}: {module_name} has no function {func_name}")
+    return func, module
+
+
+def _prepare_out_dir(out_dir: Path) -> None:
+    """Clear an earlier build in ``out_dir``; refuse a directory holding anything else."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise DataError(f"{out_dir} exists and is not a directory")
+    if out_dir.is_dir():
+        foreign = sorted(p.name for p in out_dir.iterdir() if p.name not in (*DATA_SUBDIRS, MANIFEST_NAME))
+        if foreign:
+            raise DataError(
+                f"{out_dir} holds other files ({', '.join(foreign[:5])}); choose an empty or a data directory"
+            )
+        for sub in DATA_SUBDIRS:
+            shutil.rmtree(out_dir / sub, ignore_errors=True)
+        (out_dir / MANIFEST_NAME).unlink(missing_ok=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+
+def _copy_static(assignment: Assignment, spec: dict[str, Any], out_dir: Path) -> dict[str, Any]:
+    static_dir = assignment.resolve(spec["static"]["dir"])
+    if not (static_dir / "public").is_dir():
+        raise DataError(f"{assignment.rubric_path}: data.static.dir {static_dir} has no public/ directory")
+    for sub in DATA_SUBDIRS:
+        if (static_dir / sub).is_dir():
+            shutil.copytree(static_dir / sub, out_dir / sub)
+    return make_manifest(out_dir, builder="static", source={"static": spec["static"]["dir"]})
+
+
+def build_data(
+    assignment: Assignment, out_dir: Path, *, profile: str | None = None, source: Path | None = None
+) -> dict[str, Any]:
+    """Write the assignment's ``public/``, ``hidden/`` and ``MANIFEST.json`` into ``out_dir``.
+
+    The profile recorded is ``profile`` if given, else the one the builder reports (``full`` for
+    hw2 with ``source``), else the rubric's default. Asking for a profile the data does not match
+    (``full`` without ``source``) is an error rather than a mislabelled directory.
+    """
+    spec = _data_spec(assignment)
+    profiles = assignment.profiles
+    if profile is not None and profile not in profiles:
+        raise DataError(
+            f"assignment {assignment.name} has no profile {profile!r}; known: {', '.join(profiles)}"
+        )
+    out_dir = Path(out_dir)
+    if "static" in spec:
+        if source is not None:
+            raise DataError(f"assignment {assignment.name} has static data; --source does not apply")
+        _prepare_out_dir(out_dir)
+        manifest = _copy_static(assignment, spec, out_dir)
+    else:
+        func, module = _load_builder(spec["builder"])
+        _prepare_out_dir(out_dir)
+        manifest = func(out_dir, source=source)
+        if not isinstance(manifest, dict) or "files" not in manifest:
+            raise DataError(f"data builder {spec['builder']} returned no manifest (a dict with 'files')")
+        manifest.setdefault("builder", spec["builder"])
+        manifest.setdefault("builder_version", getattr(module, "BUILDER_VERSION", None))
+    built = manifest.get("profile")
+    if profile is not None and built in profiles and built != profile:
+        hint = " (pass --source with the instructor's files)" if source is None else ""
+        raise DataError(f"the data built is profile {built!r}, not {profile!r}{hint}")
+    if profile is None:
+        profile = built if built in profiles else assignment.default_profile
+    manifest.update(assignment=assignment.name, profile=profile)
+    write_manifest(out_dir, manifest)
+    return manifest
+
+
+def _is_current(assignment: Assignment, spec: dict[str, Any], data_dir: Path) -> bool:
+    """Whether a cached build matches what the rubric's data source would build now."""
+    try:
+        manifest = read_manifest(data_dir)
+    except DataError:
+        return False
+    if "static" in spec:
+        static_dir = assignment.resolve(spec["static"]["dir"])
+        return manifest.get("files") == make_manifest(static_dir).get("files")
+    _, module = _load_builder(spec["builder"])
+    return manifest.get("builder") == spec["builder"] and manifest.get("builder_version") == getattr(
+        module, "BUILDER_VERSION", None
+    )
+
+
+def ensure_data(assignment: Assignment, data_dir: Path | None = None, profile: str | None = None) -> Path:
+    """A usable data directory: ``data_dir`` checked, or the cached build of ``profile``.
+
+    The cache is built once: into a temporary directory beside the target, then renamed into
+    place, so two graders starting together never see a half-written directory; the loser of the
+    race discards its copy.
+    """
+    if data_dir is not None:
+        data_dir = Path(data_dir)
+        manifest = read_manifest(data_dir)
+        if profile is not None and manifest.get("profile") not in (None, profile):
+            raise DataError(f"{data_dir} holds profile {manifest.get('profile')!r}, not {profile!r}")
+        return data_dir
+    spec = _data_spec(assignment)
+    profile = profile or assignment.default_profile
+    if profile not in assignment.profiles:
+        raise DataError(f"assignment {assignment.name} has no profile {profile!r}")
+    target = cache_root() / assignment.name / profile
+    if _is_current(assignment, spec, target):
+        return target
+    if "builder" in spec and profile != assignment.default_profile:
+        raise DataError(
+            f"profile {profile!r} is not built automatically: run `grader data {assignment.name} "
+            f"--source DIR --profile {profile} --out DATA` and pass --data DATA"
+        )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{profile}.building-"))
+    try:
+        build_data(assignment, staging, profile=profile)
+        if target.exists():  # stale: move it aside first (a rename onto a full directory fails)
+            retired = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{profile}.stale-"))
+            try:
+                os.rename(target, retired / "old")
+            except FileNotFoundError:
+                pass  # another process retired it already
+        try:
+            os.rename(staging, target)
+        except OSError:
+            if not _is_current(assignment, spec, target):
+                raise
+        for leftover in target.parent.glob(f".{profile}.stale-*"):
+            shutil.rmtree(leftover, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
