@@ -1,0 +1,85 @@
+"""`grader check NOTEBOOK`: a student's self-check before submitting."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+
+
+@click.command("check")
+@click.argument("notebook", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--assignment",
+    "assignment_name",
+    default="hw2",
+    show_default=True,
+    help="Assignment name or rubric path.",
+)
+@click.option("--part", "parts", multiple=True, help="Only run the set-up cells and this part (repeatable).")
+@click.option("--fast", is_flag=True, help="Skip the feedback report; with --part, runs in seconds.")
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Data directory (default: the embedded data, built once).",
+)
+@click.option(
+    "--backend", default="auto", show_default=True, type=click.Choice(["auto", "bwrap", "process", "docker"])
+)
+@click.option("--timeout", type=float, default=600.0, show_default=True, help="Per-cell timeout in seconds.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Keep the executed notebook and report here.",
+)
+def check(
+    notebook: Path,
+    assignment_name: str,
+    parts: tuple[str, ...],
+    fast: bool,
+    data_dir: Path | None,
+    backend: str,
+    timeout: float,
+    out_dir: Path | None,
+) -> None:
+    """Grade NOTEBOOK on public data only and say what to fix.
+
+    Items that need the hidden data are graded when you submit; free-text answers are marked by a
+    person. Exits 1 when an automatically graded item fails, 0 otherwise.
+    """
+    from grader.assignment import AssignmentError, load_assignment
+    from grader.grading import GradeOptions, grade_one
+    from grader.sandbox.base import Limits
+    from grader.selfcheck import restrict_to_parts, summarise
+    from grader.submission import Submission
+
+    try:
+        assignment = load_assignment(assignment_name)
+    except AssignmentError as exc:
+        raise click.UsageError(str(exc)) from exc
+    work = Path(out_dir) if out_dir else Path(tempfile.mkdtemp(prefix="grader-check-"))
+    target = notebook
+    if parts:
+        try:
+            target = restrict_to_parts(notebook, assignment, list(parts), work / "selected" / notebook.name)
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from exc
+    options = GradeOptions(
+        assignment=assignment,
+        out_dir=work,
+        data_dir=data_dir,
+        backend=backend,
+        limits=Limits(cell_timeout=timeout),
+        public_only=True,
+        write_reports=not fast,
+    )
+    document = grade_one(Submission(id="self-check", student=notebook.stem, path=target), options)
+    text, failed = summarise(document, list(parts) or None)
+    click.echo(text)
+    if document.get("feedback"):
+        click.echo(f"\nFeedback report: {work / document['feedback']['html']}")
+    sys.exit(1 if failed else 0)
