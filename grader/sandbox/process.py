@@ -1,0 +1,127 @@
+"""The ``process`` backend: rlimits and a scratch directory, and NO isolation.
+
+For machines where bubblewrap cannot run. The kernel runs as the grader's own user with the
+grader's network and file access; only resource limits apply. It says so in the log, in
+``notes`` (which the engine copies into the RunRecord) and through ``isolated = False``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from .base import Limits, SandboxConfig
+from .common import (
+    absolute_command,
+    environment,
+    kill_process_group,
+    launcher_argv,
+    make_state_dir,
+    read_pid,
+    remove_tree,
+    rlimit_args,
+    validate_config,
+)
+
+log = logging.getLogger(__name__)
+
+NOT_ISOLATED = (
+    "process backend: the notebook is NOT isolated: it runs as the grader's user with full network "
+    "and file-system access; only rlimits (memory, file size, open files, CPU time) apply"
+)
+
+
+def _processes_of_uid(uid: int) -> int:
+    """How many processes ``uid`` runs now (RLIMIT_NPROC counts all of them, not just ours)."""
+    count = 0
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                if entry.stat().st_uid == uid:
+                    count += 1
+            except OSError:
+                pass
+    return count
+
+
+def nproc_limit(limits: Limits) -> int | None:
+    """RLIMIT_NPROC for a run sharing the grader's uid: the uid's current count plus the budget.
+
+    Root ignores RLIMIT_NPROC, so there is no process limit then (None).
+    """
+    if os.geteuid() == 0:
+        return None
+    return _processes_of_uid(os.getuid()) + limits.max_processes
+
+
+class ProcessSandbox:
+    """rlimits + a scratch directory; the kernel sees real paths (HOME is the workdir)."""
+
+    name = "process"
+    isolated = False
+
+    def __init__(self, config: SandboxConfig) -> None:
+        validate_config(config)
+        self.config = config
+        self.notes: list[str] = [NOT_ISOLATED]
+        self.mechanisms: dict[str, str] = {}
+        self._state: Path | None = None
+
+    def prepare(self) -> None:
+        """Create the launcher's state dir and TMPDIR; warn loudly that nothing is isolated."""
+        log.warning(NOT_ISOLATED)
+        self._state = make_state_dir()
+        (self.config.workdir / ".tmp").mkdir(exist_ok=True)
+        nproc = nproc_limit(self.config.limits)
+        self.mechanisms = {
+            "memory": "rlimit-as" if self.config.gpu is None else "none (GPU job)",
+            "processes": "rlimit-nproc (approximate: shares the grader's uid)" if nproc else "none (root)",
+            "file_size": "rlimit-fsize",
+        }
+        self._nproc = nproc
+        if nproc is None:
+            self.notes.append("process backend as root: no process-count limit (root ignores RLIMIT_NPROC)")
+        if self.config.gpu is not None:
+            self.notes.append("process backend: a GPU is not restricted; every GPU is visible")
+
+    def wrap(self, argv: list[str]) -> list[str]:
+        if self._state is None:
+            raise RuntimeError("prepare() must be called before wrap()")
+        return [
+            *launcher_argv(),
+            *rlimit_args(self.config.limits, address_space=self.config.gpu is None, nproc=self._nproc),
+            "--pid-file",
+            str(self._state / "pid"),
+            "--chdir",
+            str(self.config.workdir),
+            "--new-session",
+            "--die-with-parent",
+            "--",
+            *absolute_command(argv),
+        ]
+
+    def environment(self) -> dict[str, str]:
+        env = environment(
+            self.config,
+            home=str(self.config.workdir),
+            data=str(self.config.data_dir) if self.config.data_dir else "",
+            tmp=str(self.config.workdir / ".tmp"),
+        )
+        if self.config.gpu is not None:
+            env["CUDA_VISIBLE_DEVICES"] = str(self.config.gpu)
+        return env
+
+    def peak_memory_mb(self) -> float | None:
+        return None  # no cgroup: the engine's per-process RSS sampling is all there is
+
+    def limits_fired(self) -> list[dict]:
+        return []  # rlimits surface inside the kernel (MemoryError, OSError EFBIG), not here
+
+    def kill_all(self) -> None:
+        kill_process_group(read_pid(self._state))
+
+    def cleanup(self) -> None:
+        self.kill_all()
+        remove_tree(self._state)
+        self._state = None
