@@ -1,0 +1,252 @@
+"""Per-student feedback: one result document in, ``feedback/<id>.html`` and ``.md`` out.
+
+The view built here is the only thing templates see: every field is already typed, capped and,
+for images, re-encoded, so the templates stay free of logic about untrusted data.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from grader.report import evidence as ev
+from grader.report.env import html_env, md_env, md_fence
+from grader.report.format import points
+
+if TYPE_CHECKING:
+    from grader.assignment import Assignment
+
+ITEM_STATUSES = ("passed", "partial", "failed", "pending", "error")
+MAX_CELLS = 400
+MAX_ITEMS = 400
+_SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,199}")
+
+
+class ReportError(ValueError):
+    """A result document cannot be rendered; the message says which field is wrong."""
+
+
+def safe_id(result: dict[str, Any]) -> str:
+    """The submission id, checked to be usable as a file name (intake promises this)."""
+    if not isinstance(result, dict):
+        raise ReportError(f"a result document must be a JSON object, not {type(result).__name__}")
+    rid = result.get("id")
+    if not isinstance(rid, str) or not _SAFE_ID.fullmatch(rid):
+        raise ReportError(f"result id {rid!r} is not a safe file name (letters, digits, . _ @ + -)")
+    return rid
+
+
+def feedback_paths(out_dir: Path, rid: str) -> dict[str, Path]:
+    return {"html": out_dir / "feedback" / f"{rid}.html", "md": out_dir / "feedback" / f"{rid}.md"}
+
+
+def assignment_title(result: dict[str, Any], assignment: Assignment | None) -> str:
+    if assignment is not None:
+        title = assignment.rubric.get("title")
+        if isinstance(title, str) and title:
+            return ev.text(title, 200)
+    return ev.text(result.get("assignment"), 200) or "Assignment"
+
+
+def _status(value: Any, allowed: tuple[str, ...]) -> str:
+    return value if isinstance(value, str) and value in allowed else "unknown"
+
+
+def _figures(item_title: str, evidence: Any) -> list[dict[str, str]]:
+    from grader.report import plots
+
+    figures = []
+    curve = ev.curve(evidence)
+    if curve is not None:
+        y_label = ev.text(evidence.get("y_label"), 60) if isinstance(evidence, dict) else ""
+        figures.append(
+            {
+                "title": "your curve over the reference band" if curve["band"] else "your curve",
+                "uri": ev.data_uri(plots.curve_png(curve, title=item_title, y_label=y_label)),
+            }
+        )
+    losses = ev.losses(evidence)
+    if losses is not None:
+        figures.append(
+            {"title": "loss per epoch", "uri": ev.data_uri(plots.loss_png(losses, title=item_title))}
+        )
+    return figures
+
+
+def _images(evidence: Any) -> dict[str, Any] | None:
+    if not isinstance(evidence, dict) or "image_png" not in evidence:
+        return None
+    student = ev.png(evidence.get("image_png"))
+    original = ev.png(evidence.get("original_png"))
+    return {
+        "student": ev.data_uri(student) if student else None,
+        "original": ev.data_uri(original) if original else None,
+        "psnr_db": ev.number(evidence.get("psnr_db")),
+    }
+
+
+def _manual(evidence: Any) -> dict[str, Any] | None:
+    mark = evidence.get("manual") if isinstance(evidence, dict) else None
+    if not isinstance(mark, dict):
+        return None
+    return {"points": ev.number(mark.get("points")), "comment": ev.text(mark.get("comment"))}
+
+
+def item_view(item: Any) -> dict[str, Any]:
+    """One rubric item, ready for the templates."""
+    if not isinstance(item, dict):
+        item = {}
+    title = ev.text(item.get("title"), 200) or ev.text(item.get("id"), 200) or "(untitled item)"
+    visibility = item.get("visibility") if isinstance(item.get("visibility"), str) else "visible"
+    hidden = visibility == "hidden"
+    evidence = item.get("evidence")
+    view: dict[str, Any] = {
+        "id": ev.text(item.get("id"), 200),
+        "title": title,
+        "part": item.get("part") if isinstance(item.get("part"), str) else None,
+        "status": _status(item.get("status"), ITEM_STATUSES),
+        "points": points(item.get("points")),
+        "max_points": points(item.get("max_points")),
+        "extra_credit": item.get("extra_credit") is True,
+        "hidden": hidden,
+        "message": "" if hidden else ev.text(item.get("message")),
+        "figures": [],
+        "images": None,
+        "gauge": None,
+        "answer": "",
+        "manual": None,
+    }
+    if not hidden:
+        view["figures"] = _figures(title, evidence)
+        view["images"] = _images(evidence)
+        view["gauge"] = ev.threshold(evidence)
+        if isinstance(evidence, dict):
+            view["answer"] = ev.text(evidence.get("answer"))
+        view["manual"] = _manual(evidence)
+    return view
+
+
+def _cell_view(cell: Any) -> dict[str, Any] | None:
+    if not isinstance(cell, dict):
+        return None
+    error = cell.get("error") if isinstance(cell.get("error"), dict) else None
+    index = cell.get("index")
+    return {
+        "index": index if isinstance(index, int) and not isinstance(index, bool) else None,
+        "part": ev.text(cell.get("part"), 60),
+        "status": ev.text(cell.get("status"), 40) or "unknown",
+        "wall_s": ev.number(cell.get("wall_s")),
+        "peak_rss_mb": ev.number(cell.get("peak_rss_mb")),
+        "error": None
+        if error is None
+        else {
+            "ename": ev.text(error.get("ename"), 200),
+            "evalue": ev.text(error.get("evalue"), 2000),
+            "traceback": ev.traceback_text(error.get("traceback")),
+        },
+    }
+
+
+def _limit_view(limit: Any) -> dict[str, str] | None:
+    if not isinstance(limit, dict):
+        return None
+    cell = limit.get("cell")
+    return {
+        "limit": ev.text(limit.get("limit"), 60),
+        "cell": str(cell) if isinstance(cell, int) and not isinstance(cell, bool) else "",
+        "message": ev.text(limit.get("message"), 1000),
+    }
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any, limit: int) -> list[Any]:
+    return value[:limit] if isinstance(value, list) else []
+
+
+def student_view(result: dict[str, Any], assignment: Assignment | None = None) -> dict[str, Any]:
+    """Everything the student templates show, built from the result document alone."""
+    rid = safe_id(result)
+    items = [item_view(item) for item in _list(result.get("items"), MAX_ITEMS)]
+    parts = []
+    known: set[str] = set()
+    for part in _list(result.get("parts"), 100):
+        if not isinstance(part, dict) or not isinstance(part.get("id"), str):
+            continue
+        known.add(part["id"])
+        parts.append(
+            {
+                "id": ev.text(part["id"], 100),
+                "title": ev.text(part.get("title"), 200) or ev.text(part["id"], 100),
+                "score": points(part.get("score")),
+                "max_score": points(part.get("max_score")),
+                "pending_manual": points(part.get("pending_manual")),
+                "items": [i for i in items if i["part"] == part["id"]],
+            }
+        )
+    orphans = [i for i in items if i["part"] not in known]
+    if orphans:
+        parts.append(
+            {
+                "id": "other",
+                "title": "Other items",
+                "score": points(sum(i["points"] for i in orphans if i["status"] != "pending")),
+                "max_score": points(sum(i["max_points"] for i in orphans if not i["extra_credit"])),
+                "pending_manual": points(sum(i["max_points"] for i in orphans if i["status"] == "pending")),
+                "items": orphans,
+            }
+        )
+    cells = [c for c in (_cell_view(c) for c in _list(result.get("cells"), MAX_CELLS)) if c]
+    telemetry, timings = _dict(result.get("telemetry")), _dict(result.get("timings"))
+    return {
+        "id": rid,
+        "student": ev.text(result.get("student"), 200) or rid,
+        "assignment_title": assignment_title(result, assignment),
+        "status": ev.text(result.get("status"), 40) or "unknown",
+        "message": ev.text(result.get("message")),
+        "score": points(result.get("score")),
+        "max_score": points(result.get("max_score")),
+        "auto_score": points(result.get("auto_score")),
+        "auto_max_score": points(result.get("auto_max_score")),
+        "pending_manual": points(result.get("pending_manual")),
+        "extra_credit": points(result.get("extra_credit")),
+        "parts": parts,
+        "cells": cells,
+        "errors": [c for c in cells if c["error"]],
+        "limits": [v for v in (_limit_view(x) for x in _list(result.get("limits_fired"), 50)) if v],
+        "wall_s": ev.number(telemetry.get("wall_s")),
+        "peak_rss_mb": ev.number(telemetry.get("peak_rss_mb")),
+        "total_s": ev.number(timings.get("total_s")),
+        "backend": ev.text(result.get("backend"), 40),
+        "isolated": result.get("isolated") is True,
+        "graded_at": ev.text(result.get("graded_at"), 40),
+        "grader_version": ev.text(result.get("grader_version"), 40),
+    }
+
+
+def render_student(
+    result: dict[str, Any],
+    out_dir: Path,
+    *,
+    assignment: Assignment | None = None,
+    expected: dict[str, Any] | None = None,
+) -> dict[str, Path]:
+    """Write ``OUT/feedback/<id>.html`` and ``OUT/feedback/<id>.md``.
+
+    ``expected`` is accepted for the contract's signature; reference bands come from each item's
+    evidence, which the scorer fills from expected.json, so reports need nothing else.
+    """
+    from grader.report.files import write_text_atomic
+
+    view = student_view(result, assignment)
+    paths = feedback_paths(Path(out_dir), view["id"])
+    html = html_env().get_template("student.html.j2").render(r=view)
+    for error in view["errors"]:
+        error["error"]["fenced"] = md_fence(error["error"]["traceback"] or "(no traceback)")
+    md = md_env().get_template("student.md.j2").render(r=view)
+    write_text_atomic(paths["html"], html)
+    write_text_atomic(paths["md"], md)
+    return paths
