@@ -1,0 +1,461 @@
+"""Intake: turn the PATHs given to ``grader grade`` into Submissions, one per student.
+
+A PATH is a notebook, a folder, or an LMS export (a zip, or the folder it unpacks to):
+
+* **Canvas** names every file ``<login>_<user id>_<submission id>_<original name>`` (with
+  ``_LATE_`` after the login for late work). The student is ``<login>``; the Canvas ids go into
+  ``source`` and ``notes``.
+* **Gradescope** exports hold ``submission_metadata.yml`` and one ``submission_<id>/`` folder per
+  submission. The student is the first submitter's SID (else e-mail, else name); the submission
+  time comes from ``:created_at``.
+* **A plain folder**: a notebook directly inside it is its own student (the file's stem); a
+  notebook in a sub-folder belongs to the student named by that sub-folder.
+
+Several notebooks of one student (the documented rule): a notebook named like the assignment's
+template (``hw2.ipynb``) is preferred; among those the newest wins (Gradescope submission time,
+else the file's modification time, which for zips is the entry's time); ties go to the path that
+sorts last. The others are listed in the Submission's ``notes`` and so in the result.
+
+Anything that cannot be graded (an unsafe or broken zip entry, a file that is not a notebook, an
+unreadable file, a Gradescope submission with no notebook) becomes a ``Rejected`` entry, which
+the coordinator turns into a result row, so one bad input never stops a batch.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import fnmatch
+import hashlib
+import json
+import os
+import re
+import stat
+import zipfile
+from dataclasses import dataclass, field, replace
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from grader.submission import Submission
+
+# Zip caps: far above any homework notebook, far below what a zip bomb expands to.
+MAX_ENTRY_BYTES = 200 * 1024 * 1024
+MAX_TOTAL_BYTES = 2 * 1024 * 1024 * 1024
+MAX_RATIO = 200  # uncompressed / compressed, checked for entries above RATIO_FLOOR
+RATIO_FLOOR = 1024 * 1024
+MAX_ENTRIES = 20_000
+
+_CANVAS = re.compile(
+    r"^(?P<login>[A-Za-z0-9-]+?)_(?:(?P<late>LATE)_)?(?P<user>\d+)_(?P<sub>\d+)_(?P<name>.+)$"
+)
+_UNSAFE_ID = re.compile(r"[^A-Za-z0-9._-]+")
+_SKIP_DIRS = {".ipynb_checkpoints", "__MACOSX", "__pycache__"}
+
+
+class IntakeError(ValueError):
+    """A PATH cannot be read at all (for instance it does not exist)."""
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """An input that cannot be graded; becomes a result row with ``status`` and ``message``."""
+
+    id: str
+    student: str
+    source: str
+    status: str  # "invalid_notebook" (the student's file) or "error" (unsafe or unreadable input)
+    message: str
+    content_hash: str
+
+
+@dataclass
+class Intake:
+    """What intake found: submissions to grade and inputs that end as rejected rows."""
+
+    submissions: list[Submission] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+
+
+@dataclass
+class _Candidate:
+    student: str
+    path: Path
+    when: float  # submission time (epoch seconds): newest wins
+    source: str
+    notes: tuple[str, ...] = ()
+
+
+def safe_id(text: str) -> str:
+    """A file-name-safe id: letters, digits, ``.``, ``_``, ``-``; never empty or hidden."""
+    cleaned = _UNSAFE_ID.sub("-", text).strip("-.") or "submission"
+    return cleaned[:100]
+
+
+def collect(
+    paths: list[Path],
+    work_dir: Path,
+    *,
+    preferred_name: str | None = None,
+    gpu_glob: str | None = None,
+    all_need_gpu: bool = False,
+) -> Intake:
+    """Normalise ``paths`` into one Submission per student plus Rejected rows.
+
+    ``work_dir`` receives extracted zips. ``preferred_name`` is the template's file name.
+    ``gpu_glob`` marks submissions whose id, student or file path matches it as needing a GPU;
+    ``all_need_gpu`` marks every submission (the rubric profile says the assignment needs one).
+    """
+    candidates: list[_Candidate] = []
+    rejected: list[Rejected] = []
+    for raw in paths:
+        path = Path(raw)
+        if not path.exists() and not path.is_symlink():
+            raise IntakeError(f"{path}: no such file or directory")
+        if path.is_symlink() and not path.exists():
+            raise IntakeError(f"{path}: a broken symbolic link")
+        if path.is_dir():
+            _scan_dir(path, candidates, rejected)
+        elif path.suffix.lower() == ".zip":
+            extracted = _extract_zip(path, work_dir, rejected)
+            if extracted is not None:
+                _scan_dir(extracted, candidates, rejected, origin=path)
+        elif path.suffix.lower() == ".ipynb":
+            candidates.append(_file_candidate(path, student=None, source=str(path)))
+        else:
+            rejected.append(_reject(path.stem, str(path), "invalid_notebook", _not_notebook(path), path))
+    intake = _choose(candidates, rejected, preferred_name)
+    marked = [
+        replace(s, needs_gpu=True) if all_need_gpu or _matches(gpu_glob, s) else s for s in intake.submissions
+    ]
+    intake.submissions = marked
+    return intake
+
+
+def _matches(glob: str | None, submission: Submission) -> bool:
+    if not glob:
+        return False
+    names = (submission.id, submission.student, str(submission.path), submission.path.name)
+    return any(fnmatch.fnmatch(name, glob) for name in names)
+
+
+def _not_notebook(path: Path) -> str:
+    return f"{path.name} is not a Jupyter notebook (.ipynb); nothing to grade"
+
+
+def _file_candidate(path: Path, *, student: str | None, source: str, when: float | None = None) -> _Candidate:
+    """A notebook file; a Canvas-style name gives the student and the Canvas ids."""
+    notes: tuple[str, ...] = ()
+    match = _CANVAS.match(path.name)
+    if student is None and match:
+        student = match["login"]
+        late = " (LATE)" if match["late"] else ""
+        source = f"canvas user_id={match['user']} submission_id={match['sub']}{late}: {source}"
+        if match["late"]:
+            notes = ("Canvas marked this submission late",)
+    if student is None:
+        student = path.stem
+    mtime = when if when is not None else _mtime(path)
+    return _Candidate(student=student, path=path, when=mtime, source=source, notes=notes)
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def _walk_notebooks(root: Path, rejected: list[Rejected]) -> list[Path]:
+    """Notebooks under ``root`` (no checkpoints, hidden or macOS folders, no symlinks)."""
+    found: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(root, onerror=None):
+        dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS and not d.startswith("."))
+        for name in sorted(filenames):
+            if not name.lower().endswith(".ipynb") or name.startswith("."):
+                continue
+            path = Path(dirpath) / name
+            if path.is_symlink():
+                rejected.append(
+                    _reject(
+                        path.stem, str(path), "error", f"{path.name} is a symbolic link; not followed", None
+                    )
+                )
+                continue
+            found.append(path)
+    return found
+
+
+def _scan_dir(
+    root: Path, candidates: list[_Candidate], rejected: list[Rejected], origin: Path | None = None
+) -> None:
+    origin_text = f"{origin}:" if origin else ""
+    metadata = root / "submission_metadata.yml"
+    if metadata.is_file():
+        _scan_gradescope(root, metadata, candidates, rejected, origin_text)
+        return
+    for path in _walk_notebooks(root, rejected):
+        relative = path.relative_to(root)
+        student = None if len(relative.parts) == 1 or _CANVAS.match(path.name) else relative.parts[0]
+        candidates.append(
+            _file_candidate(path, student=student, source=f"{origin_text}{relative.as_posix()}")
+        )
+
+
+def _scan_gradescope(
+    root: Path, metadata: Path, candidates: list[_Candidate], rejected: list[Rejected], origin_text: str
+) -> None:
+    """A Gradescope export: the metadata names who submitted each ``submission_<id>/`` and when."""
+    import yaml
+
+    try:
+        meta = yaml.safe_load(metadata.read_text(encoding="utf-8")) or {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        meta = {}
+        rejected.append(
+            _reject(
+                "gradescope-metadata",
+                str(metadata),
+                "error",
+                f"submission_metadata.yml cannot be read ({exc}); folder names used as student ids",
+                metadata,
+            )
+        )
+    if not isinstance(meta, dict):
+        meta = {}
+    for folder in sorted(p for p in root.iterdir() if p.is_dir() and p.name.startswith("submission_")):
+        info = meta.get(folder.name) if isinstance(meta.get(folder.name), dict) else {}
+        student, who = _gradescope_student(info, folder.name)
+        when = _gradescope_time(info.get(":created_at"))
+        notebooks = _walk_notebooks(folder, rejected)
+        source = f"{origin_text}gradescope {folder.name}{who}"
+        if not notebooks:
+            rejected.append(
+                _reject(student, source, "invalid_notebook", f"{folder.name} holds no .ipynb notebook", None)
+            )
+            continue
+        for path in notebooks:
+            candidate = _file_candidate(path, student=student, source=f"{source}: {path.relative_to(folder)}")
+            if when is not None:
+                candidate.when = when
+            candidates.append(candidate)
+
+
+def _gradescope_student(info: dict[str, Any], folder: str) -> tuple[str, str]:
+    submitters = info.get(":submitters") or []
+    if not isinstance(submitters, list) or not submitters or not isinstance(submitters[0], dict):
+        return folder.removeprefix("submission_"), ""
+    first = submitters[0]
+    student = str(
+        first.get(":sid") or str(first.get(":email") or "").split("@")[0] or first.get(":name") or ""
+    )
+    names = ", ".join(str(s.get(":name", "?")) for s in submitters if isinstance(s, dict))
+    return (student or folder.removeprefix("submission_")), f" ({names})"
+
+
+def _gradescope_time(value: Any) -> float | None:
+    if isinstance(value, _dt.datetime):
+        return value.timestamp() if value.tzinfo else value.replace(tzinfo=_dt.timezone.utc).timestamp()
+    if isinstance(value, str):
+        text = re.sub(r"(\.\d{6})\d+", r"\1", value.strip())  # Ruby prints nanoseconds
+        for fmt in ("%Y-%m-%d %H:%M:%S.%f %z", "%Y-%m-%d %H:%M:%S %z", "%Y-%m-%dT%H:%M:%S.%f%z"):
+            try:
+                return _dt.datetime.strptime(text, fmt).timestamp()
+            except ValueError:
+                continue
+    return None
+
+
+def _choose(candidates: list[_Candidate], rejected: list[Rejected], preferred_name: str | None) -> Intake:
+    """One notebook per student (see the module docstring), readable, with unique ids."""
+    by_student: dict[str, list[_Candidate]] = {}
+    for candidate in candidates:
+        by_student.setdefault(candidate.student, []).append(candidate)
+    intake = Intake(rejected=[])
+    taken: set[str] = set()
+    for student in sorted(by_student):
+        group = by_student[student]
+        preferred = preferred_name.lower() if preferred_name else None
+
+        def rank(c: _Candidate, preferred: str | None = preferred) -> tuple[bool, float, str]:
+            return (preferred is not None and _original_name(c.path) == preferred, c.when, str(c.path))
+
+        group.sort(key=rank)
+        chosen = group[-1]
+        notes = list(chosen.notes)
+        if len(group) > 1:
+            others = ", ".join(c.path.name for c in group[:-1])
+            notes.append(
+                f"{len(group)} notebooks found for {student}; graded {chosen.path.name} "
+                f"(the template's name first, then the newest); not graded: {others}"
+            )
+        sub_id = _unique(safe_id(student), taken)
+        problem = _sniff_notebook(chosen.path)
+        if problem is not None:
+            status, message = problem
+            intake.rejected.append(
+                Rejected(sub_id, student, chosen.source, status, message, _hash_file(chosen.path))
+            )
+            continue
+        intake.submissions.append(
+            Submission(
+                id=sub_id,
+                student=student,
+                path=chosen.path.resolve(),
+                source=chosen.source,
+                notes=tuple(notes),
+            )
+        )
+    for item in sorted(rejected, key=lambda r: (r.id, r.source)):
+        intake.rejected.append(replace(item, id=_unique(item.id, taken)))
+    return intake
+
+
+def _original_name(path: Path) -> str:
+    match = _CANVAS.match(path.name)
+    name = match["name"] if match else path.name
+    return re.sub(r"-\d+(\.ipynb)$", r"\1", name.lower())  # Canvas renames resubmissions hw2-1.ipynb
+
+
+def _unique(base: str, taken: set[str]) -> str:
+    candidate, n = base, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{base}-{n}"
+    taken.add(candidate)
+    return candidate
+
+
+def _sniff_notebook(path: Path) -> tuple[str, str] | None:
+    """A cheap check that the file is a notebook; full validation happens when it is run."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return "error", f"{path.name} cannot be read: {exc.strerror or exc}"
+    try:
+        document = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return "invalid_notebook", f"{path.name} is not a Jupyter notebook (not valid JSON: {exc})"
+    if not isinstance(document, dict) or "cells" not in document or "nbformat" not in document:
+        return "invalid_notebook", f"{path.name} is JSON but not a Jupyter notebook (no 'cells'/'nbformat')"
+    return None
+
+
+def _hash_file(path: Path | None) -> str:
+    digest = hashlib.sha256()
+    try:
+        if path is not None:
+            with path.open("rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+    except OSError:
+        digest.update(b"<unreadable>")
+    return digest.hexdigest()
+
+
+def _reject(student: str, source: str, status: str, message: str, path: Path | None) -> Rejected:
+    return Rejected(safe_id(student), student, source, status, message, _hash_file(path))
+
+
+# --------------------------------------------------------------------------------------- zips
+
+
+def _extract_zip(archive: Path, work_dir: Path, rejected: list[Rejected]) -> Path | None:
+    """Extract ``archive`` safely into ``work_dir``; unsafe entries become Rejected rows.
+
+    Sizes are counted while decompressing (headers can lie), so a bomb is stopped at the cap.
+    """
+    fingerprint = _hash_file(archive)
+    target = work_dir / f"{safe_id(archive.stem)}-{fingerprint[:12]}"
+    label = archive.stem
+
+    def reject(name: str, message: str) -> None:
+        rejected.append(
+            Rejected(safe_id(f"{label}-{name}"), label, f"{archive}:{name}", "error", message, fingerprint)
+        )
+
+    try:
+        handle = zipfile.ZipFile(archive)
+    except (OSError, zipfile.BadZipFile) as exc:
+        reject("archive", f"{archive.name} cannot be opened as a zip archive: {exc}")
+        return None
+    with handle:
+        infos = handle.infolist()
+        if len(infos) > MAX_ENTRIES:
+            reject("archive", f"{archive.name} has {len(infos)} entries (limit {MAX_ENTRIES}); not extracted")
+            return None
+        total = 0
+        for info in infos:
+            problem = _entry_problem(info)
+            if problem:
+                reject(
+                    PurePosixPath(info.filename).name or "entry",
+                    f"{archive.name}: entry {info.filename!r} {problem}",
+                )
+                continue
+            if info.is_dir():
+                continue
+            destination = target.joinpath(*PurePosixPath(info.filename).parts)
+            try:
+                written = _copy_entry(handle, info, destination, MAX_TOTAL_BYTES - total)
+            except _TooLarge as exc:
+                destination.unlink(missing_ok=True)
+                if exc.total_cap:
+                    reject(
+                        "archive",
+                        f"{archive.name} expands beyond {MAX_TOTAL_BYTES >> 20} MiB; extraction stopped",
+                    )
+                    return target if target.exists() else None
+                reject(destination.name, f"{archive.name}: entry {info.filename!r} {exc}")
+                continue
+            except (OSError, zipfile.BadZipFile, EOFError, RuntimeError, ValueError) as exc:
+                destination.unlink(missing_ok=True)
+                reject(
+                    destination.name, f"{archive.name}: entry {info.filename!r} cannot be extracted: {exc}"
+                )
+                continue
+            total += written
+            stamp = _dt.datetime(*info.date_time).timestamp()
+            os.utime(destination, (stamp, stamp))
+    return target if target.exists() else None
+
+
+class _TooLarge(Exception):
+    def __init__(self, message: str, total_cap: bool = False) -> None:
+        super().__init__(message)
+        self.total_cap = total_cap
+
+
+def _entry_problem(info: zipfile.ZipInfo) -> str | None:
+    """Why an entry may not be extracted, or None."""
+    name = info.filename
+    if "\\" in name or (len(name) > 1 and name[1] == ":"):
+        return "uses a Windows path; rejected"
+    path = PurePosixPath(name)
+    if path.is_absolute():
+        return "is an absolute path; rejected"
+    if ".." in path.parts:
+        return "climbs out of the archive ('..'); rejected"
+    mode = info.external_attr >> 16
+    if stat.S_ISLNK(mode):
+        return "is a symbolic link; rejected"
+    if info.file_size > MAX_ENTRY_BYTES:
+        return f"declares {info.file_size >> 20} MiB (limit {MAX_ENTRY_BYTES >> 20} MiB); rejected"
+    if info.file_size > RATIO_FLOOR and info.file_size > MAX_RATIO * max(info.compress_size, 1):
+        return f"compresses {info.file_size // max(info.compress_size, 1)}:1 (limit {MAX_RATIO}:1), a zip bomb; rejected"
+    return None
+
+
+def _copy_entry(handle: zipfile.ZipFile, info: zipfile.ZipInfo, destination: Path, budget: int) -> int:
+    """Stream one entry to disk, counting real bytes against the entry, ratio and total caps."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    written = 0
+    with handle.open(info) as source, destination.open("wb") as sink:
+        for block in iter(lambda: source.read(1 << 20), b""):
+            written += len(block)
+            if written > MAX_ENTRY_BYTES:
+                raise _TooLarge(f"expands beyond {MAX_ENTRY_BYTES >> 20} MiB; rejected")
+            if written > RATIO_FLOOR and written > MAX_RATIO * max(info.compress_size, 1):
+                raise _TooLarge(f"expands more than {MAX_RATIO}:1, a zip bomb; rejected")
+            if written > budget:
+                raise _TooLarge("total cap", total_cap=True)
+            sink.write(block)
+    return written
