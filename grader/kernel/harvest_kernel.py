@@ -1,0 +1,324 @@
+"""Harvest code that runs INSIDE the student's kernel, after the student's cells.
+
+This file is sent as source text (``grader.harvest`` appends a call to ``main``); it must stay
+self-contained: the grader package is not visible inside the sandbox. It reads the answer
+variables the rubric names and runs the student's models on input files, and writes one JSON
+document to the path it is given. Nothing here is trusted by the grader: the file is read back
+outside with size limits and strict parsing. The checks here exist so that honest values come
+out as plain JSON and dishonest objects (a float subclass that lies in comparisons, a repr that
+never returns) are refused without running their code: every conversion checks the *exact* type
+and never calls ``repr``/``str``/``__eq__`` on a student object.
+"""
+
+import json
+import math
+import sys
+
+_MAX_DEPTH = 8
+_NUMPY_NUMERIC_KINDS = "biuf"
+_BATCH = 1024
+
+
+class Refused(Exception):
+    """A value that is not a plain JSON value (or is too large)."""
+
+
+def _type_name(value):
+    # The C-level name of the type: a metaclass cannot override what this returns.
+    return type.__dict__["__name__"].__get__(type(value), type)
+
+
+class _Budget:
+    def __init__(self, max_items):
+        self.left = max_items
+
+    def take(self, n=1):
+        self.left -= n
+        if self.left < 0:
+            raise Refused("too large")
+
+
+def _finite(x):
+    if not math.isfinite(x):
+        raise Refused("contains a non-finite number (nan or inf)")
+    return x
+
+
+def _numpy_scalar_types(np):
+    names = (
+        "bool_ int8 int16 int32 int64 uint8 uint16 uint32 uint64 float16 float32 float64 longlong ulonglong"
+    ).split()
+    return {getattr(np, n) for n in names if hasattr(np, n)}
+
+
+def plain(value, budget, depth=0):
+    """Convert ``value`` to plain JSON data, or raise Refused with a reason."""
+    if depth > _MAX_DEPTH:
+        raise Refused("nested too deeply")
+    t = type(value)
+    if value is None:
+        return None
+    if t is bool:
+        return value
+    if t is int:
+        if value.bit_length() > 64:
+            raise Refused("integer too large")
+        return value
+    if t is float:
+        return _finite(value)
+    if t is str:
+        budget.take(1 + len(value) // 8)
+        return value
+    if t is list or t is tuple:
+        budget.take(len(value))
+        return [plain(v, budget, depth + 1) for v in value]
+    if t is dict:
+        budget.take(len(value))
+        out = {}
+        for k, v in value.items():
+            if type(k) is not str:
+                raise Refused("dict keys must be strings")
+            out[k] = plain(v, budget, depth + 1)
+        return out
+    np = sys.modules.get("numpy")
+    if np is not None:
+        if t is np.ndarray:
+            if value.dtype.kind not in _NUMPY_NUMERIC_KINDS or value.dtype.names is not None:
+                raise Refused(f"numpy array of dtype {value.dtype.str} is not numeric")
+            budget.take(int(value.size))
+            if value.dtype.kind == "f" and not bool(np.isfinite(value).all()):
+                raise Refused("contains a non-finite number (nan or inf)")
+            return value.tolist()
+        if t in _numpy_scalar_types(np):
+            item = value.item()
+            return _finite(item) if type(item) is float else item
+    torch = sys.modules.get("torch")
+    if torch is not None and t is torch.Tensor:
+        array = value.detach().cpu()
+        if array.is_complex() or array.dtype == torch.bfloat16:
+            array = array.float()
+        return plain(array.numpy(), budget, depth)
+    raise Refused(f"type {_type_name(value)} is not a plain value (numbers, strings, lists, numpy arrays)")
+
+
+def _message(exc):
+    """Exception summary without trusting the exception object much."""
+    try:
+        text = str(exc)
+    except BaseException:
+        text = "<message could not be read>"
+    if type(text) is not str:
+        text = "<message is not text>"
+    return f"{_type_name(exc)}: {text[:500]}"
+
+
+class _Silence:
+    """Swap stdout/stderr for a sink while student code runs (its prints are not wanted)."""
+
+    class _Sink:
+        def write(self, s):
+            return len(s) if type(s) is str else 0
+
+        def flush(self):
+            pass
+
+    def __enter__(self):
+        self.saved = sys.stdout, sys.stderr
+        sys.stdout = sys.stderr = self._Sink()
+
+    def __exit__(self, *exc):
+        sys.stdout, sys.stderr = self.saved
+        return False
+
+
+def harvest_answers(user_ns, config):
+    budget_items = int(config["max_items"])
+    describe = set(config.get("describe") or ())
+    answers = {}
+    for name in config["names"]:
+        if name not in user_ns:
+            answers[name] = {"status": "missing", "message": "not defined"}
+            continue
+        value = user_ns[name]
+        if value is None:
+            answers[name] = {"status": "none", "message": "still None"}
+            continue
+        if name in describe:
+            # callables and models are run by the model adapters, not converted: say what it is
+            answers[name] = {
+                "status": "ok",
+                "value": {"type": _type_name(value), "callable": callable(value)},
+            }
+            continue
+        try:
+            answers[name] = {"status": "ok", "value": plain(value, _Budget(budget_items))}
+        except Refused as exc:
+            answers[name] = {"status": "refused", "message": str(exc)}
+        except RecursionError:
+            answers[name] = {"status": "refused", "message": "nested too deeply"}
+        except Exception as exc:
+            answers[name] = {"status": "refused", "message": "conversion raised " + _message(exc)}
+    return {"answers": answers}
+
+
+def _load_input(spec):
+    import numpy as np
+
+    path = spec["path"]
+    if spec["format"] == "csv":
+        import pandas as pd
+
+        return pd.read_csv(path)
+    if spec["format"] == "npz":
+        with np.load(path, allow_pickle=False) as archive:
+            return archive[spec.get("key") or "X"]
+    return np.load(path, allow_pickle=False)
+
+
+def _as_predictions(result, n, budget):
+    import numpy as np
+
+    array = np.asarray(result)
+    if array.ndim != 1 or array.shape[0] != n:
+        raise Refused(f"expected {n} predictions, got shape {tuple(array.shape)}")
+    if array.dtype.kind == "O":
+        items = []
+        for v in array.tolist():
+            if type(v) not in (str, int, float, bool) and _type_name(v) not in ("str_", "bool_"):
+                raise Refused(f"prediction of type {_type_name(v)} is not a plain value")
+            items.append(v.item() if hasattr(v, "item") and type(v) not in (str, int, float, bool) else v)
+        array = np.asarray(items)
+    if array.dtype.kind == "U":
+        budget.take(int(array.size))
+        return [str(v) for v in array.tolist()]
+    return plain(np.ascontiguousarray(array), budget)
+
+
+def _torch_classifier(model, data, spec, budget):
+    import numpy as np
+    import torch
+
+    if not isinstance(model, torch.nn.Module):
+        raise Refused(f"{spec['variable']} is a {_type_name(model)}, not a torch.nn.Module")
+    x = np.asarray(data, dtype=np.float32)
+    model.eval()
+    labels = []
+    device = None
+    for p in model.parameters():
+        device = p.device
+        break
+    with torch.no_grad():
+        for start in range(0, x.shape[0], _BATCH):
+            xb = torch.from_numpy(x[start : start + _BATCH])
+            if device is not None:
+                xb = xb.to(device)
+            logits = model(xb)
+            if type(logits) is not torch.Tensor or logits.ndim != 2 or logits.shape[0] != xb.shape[0]:
+                raise Refused("the model must return a 2-D tensor of logits (N, classes)")
+            labels.extend(int(v) for v in logits.argmax(dim=1).cpu().tolist())
+    budget.take(len(labels))
+    return labels
+
+
+def _features(user_ns, spec):
+    name = spec.get("features_variable")
+    if not name:
+        return None
+    if name not in user_ns:
+        raise Refused(f"{name} is not defined")
+    cols = user_ns[name]
+    if type(cols) not in (list, tuple) or not cols or any(type(c) is not str for c in cols):
+        raise Refused(f"{name} must be a non-empty list of column names")
+    return list(cols)
+
+
+def _sklearn_predict(model, df, spec, budget, user_ns):
+    cols = _features(user_ns, spec)
+    if cols is not None:
+        missing = [c for c in cols if c not in df.columns]
+        if missing:
+            raise Refused(f"unknown columns {missing[:5]}")
+        df = df[cols]
+    return _as_predictions(model.predict(df), len(df), budget)
+
+
+def _row_predicate(rule, df, spec, budget):
+    import numpy as np
+
+    if not callable(rule):
+        raise Refused(f"{spec['variable']} is not callable")
+    array = np.asarray(rule(df.copy()))
+    if array.ndim != 1 or array.shape[0] != len(df):
+        raise Refused(f"expected {len(df)} booleans, got shape {tuple(array.shape)}")
+    if array.dtype.kind == "b":
+        values = array.tolist()
+    elif array.dtype.kind in "iu" and bool(np.isin(array, (0, 1)).all()):
+        values = [bool(v) for v in array.tolist()]
+    else:
+        raise Refused(f"the rule must return booleans, got dtype {array.dtype.str}")
+    budget.take(len(values))
+    return values
+
+
+def _sklearn_cv(model, df, spec, user_ns):
+    import numpy as np
+    from sklearn.base import clone
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+
+    label_column = spec.get("label_column")
+    if spec.get("labels_path"):
+        import pandas as pd
+
+        labels = pd.read_csv(spec["labels_path"]).iloc[:, 0]
+    elif label_column and label_column in df.columns:
+        labels = df[label_column]
+    else:
+        raise Refused("sklearn_cv needs labels (an input 'labels' file or a 'label_column')")
+    cols = _features(user_ns, spec)
+    x = df[cols] if cols is not None else df.drop(columns=[label_column] if label_column else [])
+    cv = StratifiedKFold(n_splits=int(spec.get("folds", 5)), shuffle=True, random_state=0)
+    scores = cross_val_score(clone(model), x, labels, cv=cv)
+    return _finite(float(np.mean(scores)))
+
+
+def run_model(user_ns, config):
+    spec = config["model"]
+    name = spec["variable"]
+    if name not in user_ns:
+        return {"status": "missing", "message": f"{name} is not defined"}
+    model = user_ns[name]
+    if model is None:
+        return {"status": "none", "message": f"{name} is still None"}
+    budget = _Budget(int(config["max_items"]))
+    adapter = spec["adapter"]
+    try:
+        with _Silence():
+            data = _load_input(config["input"])
+            if adapter == "torch_classifier":
+                value = _torch_classifier(model, data, spec, budget)
+            elif adapter == "sklearn_predict":
+                value = _sklearn_predict(model, data, spec, budget, user_ns)
+            elif adapter == "row_predicate":
+                value = _row_predicate(model, data, spec, budget)
+            elif adapter == "sklearn_cv":
+                value = _sklearn_cv(model, data, spec, user_ns)
+            else:
+                return {"status": "error", "message": f"unknown adapter {adapter}"}
+    except Refused as exc:
+        return {"status": "refused", "message": str(exc)}
+    except RecursionError:
+        return {"status": "error", "message": "RecursionError"}
+    except Exception as exc:
+        return {"status": "error", "message": _message(exc)}
+    return {"status": "ok", "value": value}
+
+
+def main(user_ns, config):
+    """Run one harvest stage and write its JSON document to ``config['out']``."""
+    if config["kind"] == "answers":
+        document = harvest_answers(user_ns, config)
+    else:
+        document = {"prediction": run_model(user_ns, config)}
+    text = json.dumps(document, allow_nan=False, separators=(",", ":"))
+    with open(config["out"], "w", encoding="utf-8") as handle:
+        handle.write(text)
