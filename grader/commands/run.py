@@ -1,0 +1,144 @@
+"""`grader run NOTEBOOK --assignment NAME --out DIR`: execute and harvest one notebook, no scoring.
+
+Writes DIR/executed/<id>.ipynb and DIR/run/<id>.json (the RunRecord: every cell's outcome, time
+and memory, the harvest, the limits that fired) and prints a short summary. Useful to see what
+the grader sees before scoring is involved, and to debug a student's notebook.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import click
+
+BACKENDS = ["auto", "bwrap", "process", "docker", "podman"]
+
+
+def _run_id(notebook: Path, given: str | None) -> str:
+    if given:
+        return given
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", notebook.stem).strip("-.") or "notebook"
+    return stem[:100]
+
+
+def _parse_env(pairs: tuple[str, ...]) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+            raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--env")
+        env[key] = value
+    return env
+
+
+def _first_gpu(gpus: str | None) -> str | None:
+    if not gpus:
+        return None
+    items = [g.strip() for g in gpus.split(",") if g.strip()]
+    if not items:
+        raise click.BadParameter("empty GPU list", param_hint="--gpus")
+    return items[0]  # one notebook runs on one GPU; batch grading spreads a list over workers
+
+
+@click.command("run")
+@click.argument("notebook", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--assignment", "assignment_name", required=True, help="Assignment name (hw2) or rubric path.")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--backend", default="auto", show_default=True, type=click.Choice(BACKENDS))
+@click.option("--gpus", default=None, help="GPU indices or UUIDs (comma-separated); the run uses the first.")
+@click.option("--timeout", type=float, default=600.0, show_default=True, help="Per-cell timeout, seconds.")
+@click.option(
+    "--notebook-timeout", type=float, default=3600.0, show_default=True, help="Whole-notebook limit, seconds."
+)
+@click.option("--memory-mb", type=int, default=4096, show_default=True, help="Memory limit of the sandbox.")
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Data directory with public/ and hidden/ (default: the assignment's default profile, built once).",
+)
+@click.option(
+    "--id", "run_id", default=None, help="Run id used for file names (default: the notebook's name)."
+)
+@click.option("--public-only", is_flag=True, help="Do not run the students' models on hidden inputs.")
+@click.option(
+    "--env", "env_pairs", multiple=True, help="Extra environment for the kernel, KEY=VALUE (repeatable)."
+)
+def run(
+    notebook: Path,
+    assignment_name: str,
+    out_dir: Path,
+    backend: str,
+    gpus: str | None,
+    timeout: float,
+    notebook_timeout: float,
+    memory_mb: int,
+    data_dir: Path | None,
+    run_id: str | None,
+    public_only: bool,
+    env_pairs: tuple[str, ...],
+) -> None:
+    """Execute NOTEBOOK in the sandbox and harvest its answers, without scoring."""
+    from grader.assignment import AssignmentError, load_assignment
+    from grader.execute import run_notebook
+    from grader.sandbox.base import Limits
+
+    if timeout <= 0 or notebook_timeout <= 0 or memory_mb <= 0:
+        raise click.BadParameter("timeouts and the memory limit must be positive")
+    try:
+        assignment = load_assignment(assignment_name)
+    except AssignmentError as exc:
+        raise click.UsageError(str(exc)) from exc
+    if data_dir is None:
+        from grader.datasets import ensure_data
+
+        try:
+            data_dir = ensure_data(assignment)
+        except Exception as exc:  # DataError and friends: say what failed, no traceback
+            raise click.ClickException(f"could not prepare the data for {assignment.name}: {exc}") from exc
+    identifier = _run_id(notebook, run_id)
+    limits = Limits(cell_timeout=timeout, notebook_timeout=notebook_timeout, memory_mb=memory_mb)
+    try:
+        record = run_notebook(
+            notebook,
+            assignment,
+            data_dir,
+            out_dir,
+            run_id=identifier,
+            backend=backend,
+            gpu=_first_gpu(gpus),
+            limits=limits,
+            env=_parse_env(env_pairs),
+            public_only=public_only,
+        )
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+    _summarise(record, out_dir, identifier)
+    if record["status"] in ("invalid_notebook", "sandbox_error", "error"):
+        raise SystemExit(1)
+
+
+def _summarise(record: dict, out_dir: Path, identifier: str) -> None:
+    isolation = "isolated" if record.get("isolated") else "NOT isolated"
+    click.echo(f"{identifier}: {record['status']} ({record['backend']}, {isolation}): {record['message']}")
+    for cell in record.get("cells", []):
+        if cell["status"] not in ("ok",):
+            detail = cell.get("message") or (cell.get("error") or {}).get("ename", "")
+            click.echo(
+                f"  cell {cell['index']} [{cell.get('part') or '-'}]: {cell['status']} {detail}".rstrip()
+            )
+    for fired in record.get("limits_fired", []):
+        where = f" (cell {fired['cell']})" if fired.get("cell") is not None else ""
+        click.echo(f"  limit {fired['limit']}{where}: {fired['message']}")
+    harvest = record.get("harvest", {})
+    answers = harvest.get("answers", {})
+    ok = sum(1 for a in answers.values() if a.get("status") == "ok")
+    click.echo(
+        f"  harvest: {harvest.get('status')}, {ok}/{len(answers)} answers {harvest.get('message') or ''}".rstrip()
+    )
+    telemetry = record.get("telemetry", {})
+    click.echo(f"  wall {telemetry.get('wall_s')} s, peak {telemetry.get('peak_rss_mb')} MiB")
+    click.echo(
+        f"  wrote {out_dir / 'run' / (identifier + '.json')} and {out_dir / 'executed' / (identifier + '.ipynb')}"
+    )
