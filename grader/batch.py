@@ -1,0 +1,377 @@
+"""Batch grading: the coordinator that runs grade_one over many submissions.
+
+The coordinator alone writes results, the moment each future completes (``save_result``:
+results/<id>.json atomically, then a line in results.jsonl). ``rebuild_jsonl`` runs when a batch
+starts and ends, so a run killed at any instant (even SIGKILL) loses no row and duplicates none
+once the same command runs again. A rerun skips a submission whose stored result has the same
+``content_hash`` (notebook, rubric, expected.json, data manifest) and a final status (``graded``,
+``timeout``, ``invalid_notebook``); ``error`` and ``sandbox_error`` rows are retried, ``force``
+regrades all. The same loop drives the local pool and Dask (grader.executors).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import os
+import sys
+import time
+import traceback
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from grader.executors import GPU_ENV, MAX_ATTEMPTS, Executor, ExecutorError, SlurmOptions, WorkerDied
+from grader.grading import GradeOptions, content_hash, error_result, resolve_data_dir
+from grader.intake import Intake, Rejected, collect
+from grader.progress import BatchProgress
+from grader.results import load_results, rebuild_jsonl, result_path, save_result
+from grader.submission import Submission
+
+EXIT_OK = 0
+EXIT_USAGE = 2  # bad arguments, unknown assignment, no GPU where one is needed
+EXIT_INCOMPLETE = 3  # some submissions could not be graded (status error or sandbox_error)
+EXIT_INTERRUPTED = 130  # Ctrl-C: finished results are kept, rerun to resume
+
+FINAL = frozenset({"graded", "timeout", "invalid_notebook"})  # a rerun skips these when unchanged
+NOT_GRADED = frozenset({"error", "sandbox_error"})
+
+Task = Callable[[Submission, GradeOptions], dict[str, Any]]
+
+
+class BatchError(RuntimeError):
+    """The batch cannot start (usage-level problem); the CLI exits with EXIT_USAGE."""
+
+
+@dataclass
+class BatchSummary:
+    """What a batch did; ``statuses`` counts every submission of the batch, skipped ones too."""
+
+    out_dir: Path
+    total: int = 0
+    graded_now: int = 0
+    skipped: int = 0
+    retried: int = 0
+    interrupted: bool = False
+    statuses: Counter[str] = field(default_factory=Counter)
+    not_graded: list[str] = field(default_factory=list)  # ids with status error/sandbox_error
+    wall_s: float = 0.0
+
+    @property
+    def exit_code(self) -> int:
+        if self.interrupted:
+            return EXIT_INTERRUPTED
+        return EXIT_INCOMPLETE if self.not_graded else EXIT_OK
+
+    def describe(self) -> str:
+        counts = ", ".join(f"{n} {status}" for status, n in sorted(self.statuses.items())) or "nothing"
+        text = (
+            f"{self.total} submission(s): {counts}; {self.graded_now} graded now, {self.skipped} unchanged "
+            f"(skipped) in {self.wall_s:.1f} s. Results: {self.out_dir / 'results.jsonl'}"
+        )
+        if self.not_graded:
+            text += f"\nCould not be graded: {', '.join(self.not_graded)} (see their result rows)"
+        if self.interrupted:
+            text += "\nInterrupted: run the same command again to resume."
+        return text
+
+
+def submission_hash(submission: Submission, options: GradeOptions) -> str:
+    """The ``content_hash`` a result of ``submission`` under ``options`` carries (for resume).
+
+    ``options.data_dir`` should already be resolved (grade_batch does it once for the batch).
+    """
+    return content_hash(Path(submission.path), options.assignment, options.data_dir)
+
+
+def grade_task(submission: Submission, options: GradeOptions) -> dict[str, Any]:
+    """What runs on a worker: grade_one, on the GPU this worker is pinned to if it needs one."""
+    from grader.grading import grade_one
+
+    if submission.needs_gpu and options.gpu is None and os.environ.get(GPU_ENV):
+        options = replace(options, gpu=os.environ[GPU_ENV])
+    return grade_one(submission, options)
+
+
+def crash_result(
+    submission: Submission, options: GradeOptions, message: str, detail: str | None
+) -> dict[str, Any]:
+    """The row for a submission the grader itself failed on (exception, dead worker)."""
+    document = error_result(submission, options, message, detail=detail)
+    document["content_hash"] = submission_hash(submission, options)
+    return document
+
+
+def rejected_result(item: Rejected, options: GradeOptions) -> dict[str, Any]:
+    """The row for an input intake could not turn into a gradable notebook."""
+    submission = Submission(id=item.id, student=item.student, path=Path(item.source), source=item.source)
+    document = error_result(submission, options, item.message, status=item.status)
+    document["submission"] = item.source
+    document["content_hash"] = item.content_hash
+    return document
+
+
+def make_executor(
+    executor: str,
+    *,
+    workers: int,
+    scheduler: str | None,
+    gpus: list[str] | None,
+    threads: int,
+    slurm: SlurmOptions | None,
+) -> Executor:
+    """``local`` (a process pool) or ``dask`` (a scheduler address/file, SLURM, or a LocalCluster)."""
+    if executor == "local" and scheduler is None and slurm is None:
+        from grader.executors import LocalExecutor
+
+        return LocalExecutor(workers=workers, threads=threads, gpus=list(gpus or []))
+    if executor not in {"local", "dask"}:
+        raise BatchError(f"unknown executor {executor!r}; use 'local' or 'dask'")
+    if gpus:
+        raise BatchError(
+            "--gpus is for the local pool; on Dask start GPU workers with `grader worker --gpu ID` "
+            "(or use --slurm-gpus)"
+        )
+    from grader.executors import DaskExecutor
+
+    return DaskExecutor(scheduler, workers=workers, slurm=slurm)
+
+
+def grade_batch(
+    paths: list[Path],
+    options: GradeOptions,
+    *,
+    workers: int = 1,
+    executor: str = "local",
+    scheduler: str | None = None,
+    force: bool = False,
+    progress: bool = True,
+    gpus: list[str] | None = None,
+    gpu_glob: str | None = None,
+    threads: int = 1,
+    slurm: SlurmOptions | None = None,
+    task: Task = grade_task,
+) -> BatchSummary:
+    """Grade every submission found in ``paths`` into ``options.out_dir``; see the module docstring.
+
+    ``task`` is the per-submission function (a module-level function, so workers can import it).
+    Raises BatchError for problems that stop the batch before it starts.
+    """
+    started = time.monotonic()
+    out_dir = Path(options.out_dir).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rebuild_jsonl(out_dir)  # repair whatever a killed run left behind
+    options = replace(options, out_dir=out_dir, data_dir=resolve_data_dir(options))  # build data once
+    summary = BatchSummary(out_dir=out_dir)
+
+    intake = _intake(paths, out_dir, options, gpu_glob)
+    for item in intake.rejected:
+        document = rejected_result(item, options)
+        stored = _stored(out_dir, item.id)
+        unchanged = stored is not None and all(
+            stored.get(key) == document[key] for key in ("content_hash", "status", "message")
+        )
+        if not unchanged:
+            save_result(out_dir, document)
+        _count(summary, document)
+
+    jobs: list[Submission] = []
+    for submission in intake.submissions:
+        stored = _stored(out_dir, submission.id)
+        if (
+            not force
+            and stored is not None
+            and stored.get("status") in FINAL
+            and stored.get("content_hash") == submission_hash(submission, options)
+        ):
+            summary.skipped += 1
+            _count(summary, stored)
+        else:
+            jobs.append(submission)
+    summary.total = len(intake.submissions) + len(intake.rejected)
+
+    if jobs:
+        pool = make_executor(
+            executor, workers=workers, scheduler=scheduler, gpus=gpus, threads=threads, slurm=slurm
+        )
+        bar = BatchProgress(len(jobs), enabled=progress, skipped=summary.skipped)
+        try:
+            pool.check(any(job.needs_gpu for job in jobs))
+            _drive(jobs, options, pool, task, bar, summary)
+        except KeyboardInterrupt:
+            summary.interrupted = True
+            bar.note("Interrupted: stopping workers; finished results are saved.")
+            pool.shutdown(cancel=True)
+            pool = None  # type: ignore[assignment]
+        except ExecutorError as exc:
+            raise BatchError(str(exc)) from exc
+        finally:
+            bar.close()
+            if pool is not None:
+                pool.shutdown()
+            rebuild_jsonl(out_dir)
+    else:
+        rebuild_jsonl(out_dir)
+    if not summary.interrupted:
+        _finish(out_dir, options)
+    summary.wall_s = time.monotonic() - started
+    return summary
+
+
+def _intake(paths: list[Path], out_dir: Path, options: GradeOptions, gpu_glob: str | None) -> Intake:
+    from grader.intake import IntakeError
+
+    assignment = options.assignment
+    profile = options.profile or assignment.default_profile
+    profile_spec = assignment.profiles.get(profile) or {}
+    needs_gpu = bool(profile_spec.get("gpu") or assignment.rubric.get("gpu"))
+    preferred = assignment.template.name if assignment.template is not None else None
+    try:
+        return collect(
+            [Path(p) for p in paths],
+            out_dir / ".intake",
+            preferred_name=preferred,
+            gpu_glob=gpu_glob,
+            all_need_gpu=needs_gpu,
+        )
+    except IntakeError as exc:
+        raise BatchError(str(exc)) from exc
+
+
+def _stored(out_dir: Path, submission_id: str) -> dict[str, Any] | None:
+    import json
+
+    path = result_path(out_dir, submission_id)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _count(summary: BatchSummary, document: dict[str, Any]) -> None:
+    status = str(document.get("status"))
+    summary.statuses[status] += 1
+    if status in NOT_GRADED:
+        summary.not_graded.append(str(document.get("id")))
+
+
+def _drive(
+    jobs: list[Submission],
+    options: GradeOptions,
+    pool: Executor,
+    task: Task,
+    bar: BatchProgress,
+    summary: BatchSummary,
+) -> None:
+    """Keep up to ``pool.capacity()`` tasks in flight; save each result as its future completes.
+
+    A local pool with GPU slots hands each task one slot (``GradeOptions.gpu``) and takes it back
+    when the task ends. A task whose worker dies is retried up to MAX_ATTEMPTS times in all.
+    """
+    pending = deque(jobs)
+    in_flight: dict[cf.Future, tuple[Submission, str | None]] = {}
+    free_gpus = list(pool.gpu_slots)
+    attempts: Counter[str] = Counter()
+
+    def finish(submission: Submission, document: dict[str, Any]) -> None:
+        save_result(options.out_dir, document)
+        summary.graded_now += 1
+        _count(summary, document)
+        bar.done(document)
+
+    while pending or in_flight:
+        capacity = pool.capacity()
+        while pending and len(in_flight) < capacity:
+            # A local pool cannot tell which task killed it: a submission whose worker died runs
+            # alone, so its next death is its own and does not cost the others an attempt.
+            if not pool.retries_deaths and (
+                any(attempts[s.id] for s, _ in in_flight.values()) or (attempts[pending[0].id] and in_flight)
+            ):
+                break
+            slot = None
+            if pool.gpu_slots:
+                if not free_gpus:
+                    break
+                slot = free_gpus.pop(0)
+            submission = pending.popleft()
+            task_options = replace(options, gpu=slot) if slot is not None else options
+            future = pool.submit(task, submission, task_options, gpu=submission.needs_gpu)
+            in_flight[future] = (submission, slot)
+        done, _ = cf.wait(list(in_flight), return_when=cf.FIRST_COMPLETED)
+        if not pool.retries_deaths and any(isinstance(f.exception(), WorkerDied) for f in done):
+            # A dead worker breaks the whole local pool: collect every task it held, then rebuild.
+            done, _ = cf.wait(list(in_flight), return_when=cf.ALL_COMPLETED)
+            broken = True
+        else:
+            broken = False
+        for future in done:
+            submission, slot = in_flight.pop(future)
+            if slot is not None:
+                free_gpus.append(slot)
+            document = _outcome(future, submission, options, pool, attempts)
+            if document is None:
+                summary.retried += 1
+                bar.note(f"{submission.id}: its worker died ({future.exception()}); retrying")
+                pending.appendleft(submission)
+            else:
+                finish(submission, document)
+        if broken:
+            pool.recover()
+
+
+def _outcome(
+    future: cf.Future, submission: Submission, options: GradeOptions, pool: Executor, attempts: Counter[str]
+) -> dict[str, Any] | None:
+    """The result document a finished future stands for; None means "retry it"."""
+    try:
+        document = future.result()
+    except WorkerDied as exc:
+        attempts[submission.id] += 1
+        if not pool.retries_deaths and attempts[submission.id] < MAX_ATTEMPTS:
+            return None
+        tries = MAX_ATTEMPTS if pool.retries_deaths else attempts[submission.id]
+        message = (
+            f"the grading worker died while running this notebook, {tries} time(s) "
+            f"(killed, or out of memory?): {exc}"
+        )
+        return crash_result(submission, options, message, None)
+    except Exception as exc:  # the grader itself crashed on this file
+        message = f"the grader crashed on this submission ({type(exc).__name__}: {exc})"
+        return crash_result(submission, options, message, "".join(traceback.format_exception(exc)))
+    if not isinstance(document, dict) or "status" not in document:
+        message = f"the grading task returned {type(document).__name__}, not a result document"
+        return crash_result(submission, options, message, None)
+    return document
+
+
+def _finish(out_dir: Path, options: GradeOptions) -> None:
+    """Class summary and gradebook exports over every stored result."""
+    results = load_results(out_dir)
+    if not results:
+        return
+    try:
+        from grader import exports
+
+        exports.write_grades_csv(results, out_dir / "grades.csv")
+        exports.write_canvas_csv(results, out_dir / "canvas.csv")
+        exports.write_gradescope(results, out_dir / "gradescope")
+    except ImportError as exc:
+        print(f"warning: gradebook exports skipped ({exc})", file=sys.stderr)
+    if options.write_reports:
+        from grader.report import render_summary
+
+        render_summary(results, out_dir, assignment=options.assignment)
+
+
+__all__ = [
+    "EXIT_INCOMPLETE",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "BatchError",
+    "BatchSummary",
+    "grade_batch",
+    "grade_task",
+    "submission_hash",
+]
