@@ -30,10 +30,7 @@ __all__ = [
 
 
 def _bwrap_usable() -> bool:
-    try:
-        from .bwrap import bwrap_works
-    except ImportError:  # bwrap backend lands in the next commit
-        return False
+    from .bwrap import bwrap_works
 
     return bwrap_works()
 
@@ -54,9 +51,12 @@ def make_sandbox(backend: str, config: SandboxConfig) -> Sandbox:
         if _bwrap_usable():
             backend = "bwrap"
         else:
+            from .bwrap import bwrap_failure
+
             log.warning(
-                "bubblewrap cannot run here: falling back to the process backend, "
-                "which does NOT isolate student code"
+                "bubblewrap cannot run here (%s): falling back to the process backend, "
+                "which does NOT isolate student code",
+                bwrap_failure(),
             )
             backend = "process"
     if backend == "bwrap":

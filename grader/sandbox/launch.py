@@ -55,12 +55,28 @@ USAGE = """usage: launch.py [options] -- ARGV...
   --stage-root DIR        private mount namespace with a tmpfs on DIR (root only)
   --stage SRC NAME        bind SRC on STAGE_ROOT/NAME (needs --stage-root)
   --fd N PATH             open PATH read-only as file descriptor N, kept across exec
+  --chown UID:GID PATH    give PATH and everything under it (no symlinks followed) to UID:GID
   --user UID:GID          drop to UID/GID with no supplementary groups (when root)
   --no-new-privs          prctl(PR_SET_NO_NEW_PRIVS)"""
 
 
 class LaunchError(Exception):
     """A launcher step failed; the message says which and why."""
+
+
+def _ids(spec: str, option: str) -> tuple[int, int]:
+    uid, sep, gid = spec.partition(":")
+    if not sep or not uid.isdigit() or not gid.isdigit():
+        raise LaunchError(f"bad {option} {spec!r}: expected UID:GID")
+    return int(uid), int(gid)
+
+
+def chown_tree(path: str, uid: int, gid: int) -> None:
+    """lchown ``path`` and everything below it; symlinks are changed, never followed."""
+    os.lchown(path, uid, gid)
+    for top, dirs, files in os.walk(path):
+        for name in dirs + files:
+            os.lchown(os.path.join(top, name), uid, gid)
 
 
 def parse_args(args: list[str]) -> dict:
@@ -75,6 +91,7 @@ def parse_args(args: list[str]) -> dict:
         "stage_root": None,
         "stages": [],
         "fds": [],
+        "chowns": [],
         "user": None,
         "no_new_privs": False,
         "argv": [],
@@ -135,12 +152,11 @@ def parse_args(args: list[str]) -> dict:
             if not num.isdigit() or int(num) < 3:
                 raise LaunchError(f"bad --fd number {num!r}: must be an integer >= 3")
             opts["fds"].append((int(num), path))
+        elif a == "--chown":
+            spec, path = take(2)
+            opts["chowns"].append((_ids(spec, "--chown"), path))
         elif a == "--user":
-            (spec,) = take(1)
-            uid, sep, gid = spec.partition(":")
-            if not sep or not uid.isdigit() or not gid.isdigit():
-                raise LaunchError(f"bad --user {spec!r}: expected UID:GID")
-            opts["user"] = (int(uid), int(gid))
+            opts["user"] = _ids(take(1)[0], "--user")
         elif a == "--no-new-privs":
             opts["no_new_privs"] = True
         else:
@@ -213,6 +229,11 @@ def launch(opts: dict) -> None:
                 f.write(str(os.getpid()))
         except OSError as e:
             raise LaunchError(f"join cgroup {cg}: {e}") from None
+    for (uid, gid), path in opts["chowns"]:
+        try:
+            chown_tree(path, uid, gid)
+        except OSError as e:
+            raise LaunchError(f"chown {path}: {e}") from None
     if opts["pid_file"]:
         with open(opts["pid_file"], "w") as f:
             f.write(str(os.getpid()))
