@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 ITEM_STATUSES = ("passed", "partial", "failed", "pending", "error")
 MAX_CELLS = 400
 MAX_ITEMS = 400
-_SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,199}")
+_SAFE_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._@+-]{0,199}")
 
 
 class ReportError(ValueError):
@@ -216,6 +216,8 @@ def student_view(result: dict[str, Any], assignment: Assignment | None = None) -
         "parts": parts,
         "cells": cells,
         "errors": [c for c in cells if c["error"]],
+        "notes": [ev.text(n, 1000) for n in _list(result.get("notes"), 20) if isinstance(n, str)],
+        "warnings": [ev.text(w, 1000) for w in _list(result.get("warnings"), 20) if isinstance(w, str)],
         "limits": [v for v in (_limit_view(x) for x in _list(result.get("limits_fired"), 50)) if v],
         "wall_s": ev.number(telemetry.get("wall_s")),
         "peak_rss_mb": ev.number(telemetry.get("peak_rss_mb")),
