@@ -182,12 +182,6 @@ def test_summary_lists_failures_pass_rates_and_links(rendered) -> None:
     out, docs, _ = rendered
     html = (out / "summary.html").read_text(encoding="utf-8")
     page = Page(html)
-    assert (
-        sorted(h for h in page.attr("a", "href"))
-        == sorted(f"feedback/{rid}.html" for rid in docs) * 1
-        + sorted(f"feedback/{rid}.html" for rid in ("bob", "carol", "erin"))
-        or True
-    )
     links = page.attr("a", "href")
     for rid in docs:
         assert f"feedback/{rid}.html" in links
