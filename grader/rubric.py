@@ -187,8 +187,8 @@ def _reference_problems(rubric: dict[str, Any]) -> Iterator[str]:
                 yield f"models entry {name!r}: field 'inputs[{index}]' names input {input_name!r}, which 'inputs' does not define"
         if model["adapter"] == "sklearn_predict" and "features_variable" not in model:
             yield f"models entry {name!r}: field 'features_variable' is required for adapter sklearn_predict"
-        if model["adapter"] == "sklearn_cv" and "target" not in model:
-            yield f"models entry {name!r}: field 'target' is required for adapter sklearn_cv"
+        if model["adapter"] == "sklearn_cv" and not ({"label_column", "target"} & set(model)):
+            yield f"models entry {name!r}: field 'label_column' is required for adapter sklearn_cv"
     for index, entry in enumerate(rubric.get("free_text") or []):
         if entry["part"] not in parts:
             yield f"free_text entry {entry['id']!r} (free_text[{index}]): field 'part' is {entry['part']!r}, not one of the parts"

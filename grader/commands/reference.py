@@ -1,0 +1,86 @@
+"""`grader reference NAME [--seeds K]`: calibrate expected.json from the reference notebook.
+
+With ``--check`` nothing runs: the existing expected.json is compared with the rubric, reference
+and data, and every reason it is stale is listed (exit status 1 when stale).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import click
+
+
+@click.command("reference")
+@click.argument("assignment")
+@click.option("--seeds", default=3, show_default=True, type=click.IntRange(min=1), help="Model seeds to run.")
+@click.option(
+    "--data",
+    "data_dir",
+    default=None,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Data directory (default: the built-once cache of the default profile).",
+)
+@click.option("--profile", default=None, help="Data profile when --data is not given.")
+@click.option("--backend", default="auto", show_default=True, help="Sandbox backend (bwrap, process, auto).")
+@click.option(
+    "--out",
+    default=None,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write expected.json (default: the rubric's 'expected:' path).",
+)
+@click.option(
+    "--keep",
+    default=None,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Keep the reference's executed notebooks and RunRecords in this directory.",
+)
+@click.option("--check", is_flag=True, help="Only report whether the existing expected.json is current.")
+def reference(
+    assignment: str,
+    seeds: int,
+    data_dir: Path | None,
+    profile: str | None,
+    backend: str,
+    out: Path | None,
+    keep: Path | None,
+    check: bool,
+) -> None:
+    """Run ASSIGNMENT's reference notebook K times and write its expected metrics."""
+    from grader.assignment import AssignmentError, load_assignment
+    from grader.datasets import DataError, ensure_data
+    from grader.expected import CalibrationError, calibrate, check_current, release_margins
+
+    try:
+        loaded = load_assignment(assignment)
+        data = ensure_data(loaded, data_dir, profile)
+    except (AssignmentError, DataError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    target = out or loaded.expected_path
+    if check:
+        if target is None or not target.is_file():
+            raise click.ClickException(f"{target} does not exist: run `grader reference {loaded.name}`")
+        reasons = check_current(loaded, json.loads(target.read_text(encoding="utf-8")), data)
+        for reason in reasons:
+            click.echo(f"stale: {reason}")
+        if reasons:
+            raise SystemExit(1)
+        click.echo(f"{target} is current")
+        return
+    started = time.perf_counter()
+    click.echo(f"running {loaded.reference} with {seeds} seed(s) on {data} ...")
+    try:
+        expected = calibrate(loaded, seeds, data_dir=data, backend=backend, out=target, work_dir=keep)
+    except CalibrationError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"wrote {target} ({len(expected['items'])} items, {time.perf_counter() - started:.0f} s)")
+    for margin in release_margins(expected):
+        std = margin["margin_in_std"]
+        spread = f"{std:.1f} sd" if std is not None else "no seed noise"
+        verdict = "ok" if margin["cleared"] else "TOO CLOSE"
+        click.echo(
+            f"  {margin['item']}: reference {margin['reference_mean']:.4g} ± {margin['reference_std']:.2g}, "
+            f"full marks at {margin['full_at']:.4g}: margin {margin['margin']:.3g} ({spread}) {verdict}"
+        )

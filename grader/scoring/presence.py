@@ -1,0 +1,153 @@
+"""Items about what a notebook contains: figures in a part, declared answer checks, free text.
+
+Free text is never scored automatically: an answered one is ``pending`` for a person (it adds to
+``pending_manual``, not to zero); an unanswered one (absent, empty or the template's placeholder)
+scores 0 with a message saying where to write it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from grader.scoring.context import ScoreContext, Unanswered, fmt
+from grader.scoring.outcome import Outcome, pending
+
+TEMPLATE_PLACEHOLDER = "_Write your answer here._"
+
+
+def _part_name(ctx: ScoreContext, part_id: str) -> str:
+    for part in ctx.assignment.parts:
+        if part["id"] == part_id:
+            return part.get("heading") or part["title"]
+    return part_id
+
+
+def observe_figure(item: dict[str, Any], ctx: ScoreContext) -> int:
+    return ctx.figures(item["part"])
+
+
+def score_figure(item: dict[str, Any], ctx: ScoreContext) -> Outcome:
+    wanted = int(item.get("min_count", 1))
+    count = ctx.figures(item["part"])
+    where = _part_name(ctx, item["part"])
+    what = item.get("what") or "a figure"
+    evidence = {"figures": count, "min_count": wanted}
+    if count >= wanted:
+        return Outcome(1.0, f"{where} draws {count} figure{'s' * (count != 1)} ({what})", evidence)
+    have = "no figure" if count == 0 else f"only {count} figure{'s' * (count != 1)}"
+    return Outcome(
+        0.0, f"{where} has {have}; expected at least {wanted}: draw {what} and keep its output", evidence
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# answer checks
+
+
+def _check(check: dict[str, Any], ctx: ScoreContext) -> str | None:
+    """None when the check passes, else what is wrong (in words a student can act on)."""
+    name = check["answer"]
+    label = check.get("label") or f"`{name}`"
+    try:
+        value = ctx.answer(name)
+    except Unanswered as exc:
+        return str(exc)
+    if "equals" in check and value != check["equals"]:
+        return f"{label} (`{name}`) is {value!r}; it should be {check['equals']!r}"
+    sized = isinstance(value, (list, str))
+    if "length" in check and (not sized or len(value) != check["length"]):
+        return f"{label} (`{name}`) should have {check['length']} items; it has {len(value) if sized else 'none'}"
+    if "min_length" in check and (not sized or len(value) < check["min_length"]):
+        return f"{label} (`{name}`) should have at least {check['min_length']} items; it has {len(value) if sized else 'none'}"
+    if "same_length_as" in check:
+        try:
+            other = ctx.answer(check["same_length_as"])
+        except Unanswered as exc:
+            return str(exc)
+        if not (isinstance(value, list) and isinstance(other, list) and len(value) == len(other)):
+            return f"{label} (`{name}`) should have one entry per item of `{check['same_length_as']}`"
+    items = check.get("items")
+    if items and isinstance(value, list):
+        number = items in ("number", "integer")
+        ok = all(
+            (isinstance(v, (int, float)) and not isinstance(v, bool)) if number else isinstance(v, str)
+            for v in value
+        )
+        if not ok:
+            return f"{label} (`{name}`) should hold only {items}s"
+    if "range" in check:
+        low, high = check["range"]
+        values = value if isinstance(value, list) else [value]
+        bad = [
+            v
+            for v in values
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or not low <= v <= high
+        ]
+        if bad:
+            return f"{label} (`{name}`) has {fmt(bad[0]) if not isinstance(bad[0], str) else repr(bad[0])}, outside [{low}, {high}]"
+    if check.get("unique") and isinstance(value, list) and len(set(map(repr, value))) != len(value):
+        return f"{label} (`{name}`) repeats an entry"
+    if "subset_of" in check:
+        values = value if isinstance(value, list) else [value]
+        stray = [v for v in values if v not in check["subset_of"]]
+        if stray:
+            return (
+                f"{label} (`{name}`) has {stray[0]!r}, not one of {', '.join(map(str, check['subset_of']))}"
+            )
+    if "disjoint_from" in check:
+        try:
+            other = ctx.answer(check["disjoint_from"])
+        except Unanswered as exc:
+            return str(exc)
+        shared = sorted(set(map(str, value if isinstance(value, list) else [value])) & set(map(str, other)))
+        if shared:
+            return f"{label} (`{name}`) shares {', '.join(shared)} with `{check['disjoint_from']}`; use other features"
+    if "pattern" in check and not (isinstance(value, str) and re.search(check["pattern"], value)):
+        return f"{label} (`{name}`) does not look right: expected text matching {check['pattern']!r}"
+    return None
+
+
+def observe_answer_check(item: dict[str, Any], ctx: ScoreContext) -> float:
+    results = [_check(check, ctx) for check in item["checks"]]
+    return sum(r is None for r in results) / len(results)
+
+
+def score_answer_check(item: dict[str, Any], ctx: ScoreContext) -> Outcome:
+    problems = [p for p in (_check(check, ctx) for check in item["checks"]) if p is not None]
+    passed = len(item["checks"]) - len(problems)
+    function = (item.get("partial") or {"function": "step"})["function"]
+    credit = passed / len(item["checks"]) if function == "linear" else float(not problems)
+    evidence = {"checks_passed": passed, "checks": len(item["checks"])}
+    if not problems:
+        return Outcome(1.0, f"all {len(item['checks'])} checks pass", evidence)
+    unique = list(dict.fromkeys(problems))
+    return Outcome(credit, "; ".join(unique), evidence)
+
+
+# ----------------------------------------------------------------------------------------------
+# free text
+
+
+def _placeholders(ctx: ScoreContext, text_id: str) -> set[str]:
+    found = {TEMPLATE_PLACEHOLDER}
+    for entry in ctx.assignment.free_text:
+        if entry["id"] == text_id and entry.get("placeholder"):
+            found.add(entry["placeholder"])
+    return {p.strip() for p in found}
+
+
+def score_free_text(item: dict[str, Any], ctx: ScoreContext) -> Outcome:
+    text_id = item["text"]
+    entry = ctx.free_text(text_id)
+    cell = f"the markdown cell that starts with **ANSWER {text_id}**"
+    if entry is None:
+        if not ctx.harvest:
+            raise Unanswered(ctx._not_harvested(f"the answer {text_id}"))
+        raise Unanswered(f"the answer {text_id} is missing: keep {cell} from the template and write in it")
+    value = entry.get("value") if entry.get("status") == "ok" else None
+    text = value.strip() if isinstance(value, str) else ""
+    if not text or text in _placeholders(ctx, text_id):
+        raise Unanswered(f"the answer {text_id} is not written yet: replace the placeholder in {cell}")
+    # the whole answer travels in the evidence: `grader manual` exports it for the marker
+    return pending(f"answered ({len(text.split())} words); awaits marking by a person", {"answer": text})
