@@ -17,10 +17,11 @@ import os
 import shutil
 import subprocess
 import uuid
+from pathlib import Path
 
 from .base import SANDBOX_DATA, SANDBOX_HOME, SandboxConfig
 from .common import MIB, SandboxError, environment, validate_config
-from .gpu import plan_gpu
+from .gpu import GpuInfo, plan_gpu
 
 DEFAULT_IMAGE = os.environ.get("ML_AUTOGRADER_IMAGE", "ml-autograder-kernel")
 CONTAINER_UID = 61000
@@ -33,7 +34,13 @@ class DockerSandbox:
     isolated = True
 
     def __init__(
-        self, config: SandboxConfig, *, engine: str = "docker", image: str = DEFAULT_IMAGE, gpus=None
+        self,
+        config: SandboxConfig,
+        *,
+        engine: str = "docker",
+        image: str = DEFAULT_IMAGE,
+        gpus: list[GpuInfo] | None = None,
+        dev_root: Path = Path("/dev"),
     ) -> None:
         if engine not in ("docker", "podman"):
             raise SandboxError(f"unknown container engine {engine!r}: docker or podman")
@@ -43,6 +50,7 @@ class DockerSandbox:
         self.engine = engine
         self.image = image
         self._gpus = gpus
+        self.dev_root = dev_root
         self.container = f"mlag-{uuid.uuid4().hex[:12]}"
         self.notes = [f"{engine} backend: not tested end to end by the project"]
         self.mechanisms = {
@@ -58,7 +66,7 @@ class DockerSandbox:
             raise SandboxError(f"{self.engine} is not installed")
         if self.config.gpu is not None:
             try:
-                plan = plan_gpu(self.config.gpu, gpus=self._gpus)
+                plan = plan_gpu(self.config.gpu, dev_root=self.dev_root, gpus=self._gpus)
             except ValueError as e:
                 raise SandboxError(str(e)) from None
             self.gpu_visible = plan.visible
