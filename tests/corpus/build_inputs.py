@@ -83,6 +83,9 @@ def read_files(patterns: list[str], *, limit: int = 200) -> str:
     return (
         f"for pattern in {patterns!r}:\n"
         "    for path in glob.glob(pattern, recursive=True)[:" + str(limit) + "]:\n"
+        "        own = (os.path.realpath(path) + '/').startswith((os.getcwd() + '/', '/assignment/data/'))\n"
+        "        if own or not os.path.isfile(path):\n"
+        "            continue  # the run's own files and the public data are the student's to read\n"
         "        try:\n"
         "            with open(path, 'rb') as handle:\n"
         "                data = handle.read(4096)\n"
@@ -285,7 +288,8 @@ SOURCES: dict[str, dict] = {
             [
                 CORPUS_ASSIGNMENT + "/data/hidden/*",
                 os.path.join("/assignment/data", "..", "hidden", "*"),
-                "/assignment/*/*",
+                "/assignment/hidden/*",
+                "/assignment/*/hidden/*",
                 "/tmp/pytest-of-*/**/hidden/*",
                 "/root/.cache/ml-autograder/**/hidden/*",
             ]
