@@ -153,7 +153,7 @@ def test_gradescope_document_follows_the_format_and_adds_up() -> None:
     pending = tests["Temperature regression with trees: Why do boosted trees prefer shallow trees?"]
     assert (pending["score"], pending["max_score"]) == (0.0, 0.0) and "Marked by hand" in pending["output"]
     hidden_test = tests["MNIST with a PyTorch MLP: Tuned MLP hidden test error"]
-    assert hidden_test["visibility"] == "after_published" and hidden_test["number"] == "2.3"
+    assert hidden_test["visibility"] == "after_due_date" and hidden_test["number"] == "2.3"
     assert alice["execution_time"] == 41 and "20 points of free-text answers" in alice["output"]
     dave = gradescope_document(load_fixtures()[3])
     assert [t["visibility"] for t in dave["tests"] if "hidden test" in t["name"]] == ["hidden"]

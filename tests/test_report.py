@@ -243,3 +243,13 @@ def test_markdown_helpers() -> None:
     assert md_escape("two\nlines") == "two lines"
     fenced = md_fence("x ```` y")
     assert fenced.startswith("`````text\n") and fenced.endswith("\n`````")
+
+
+def test_fixtures_follow_the_results_schema() -> None:
+    """The hand-built documents are real result documents, not shapes only this package accepts."""
+    import jsonschema
+
+    schema_path = Path(__file__).resolve().parents[1] / "grader" / "schemas" / "results.schema.json"
+    validator = jsonschema.Draft202012Validator(json.loads(schema_path.read_text(encoding="utf-8")))
+    for rid, doc in load_fixtures().items():
+        assert [e.message for e in validator.iter_errors(doc)] == [], rid
