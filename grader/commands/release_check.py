@@ -1,0 +1,50 @@
+"""`grader release-check ASSIGNMENT`: is this assignment ready to hand out?"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+
+
+@click.command("release-check")
+@click.argument("assignment_name", metavar="ASSIGNMENT")
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Data directory (default: the embedded data, built once).",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Keep the graded reference and template here.",
+)
+@click.option(
+    "--backend", default="auto", show_default=True, type=click.Choice(["auto", "bwrap", "process", "docker"])
+)
+def release_check(assignment_name: str, data_dir: Path | None, out_dir: Path | None, backend: str) -> None:
+    """Check ASSIGNMENT: valid rubric, current expected.json, reference full marks, template zero,
+    thresholds reachable with margin. Exits 1 and lists what is wrong otherwise."""
+    from grader.assignment import AssignmentError, load_assignment
+    from grader.datasets import ensure_data
+    from grader.release import run_release_check
+
+    try:
+        assignment = load_assignment(assignment_name)
+    except AssignmentError as exc:
+        click.echo(f"FAIL rubric is valid: {exc}")
+        sys.exit(1)
+    data = data_dir or ensure_data(assignment)
+    out = out_dir or Path(tempfile.mkdtemp(prefix=f"release-check-{assignment.name}-"))
+    checks = run_release_check(assignment, Path(data), Path(out), backend=backend)
+    for check in checks:
+        click.echo(f"{'ok  ' if check.ok else 'FAIL'} {check.name}: {check.detail}")
+    failed = [c for c in checks if not c.ok]
+    click.echo(
+        f"\n{assignment.name}: {'ready to release' if not failed else f'{len(failed)} check(s) failed'} (graded notebooks in {out})"
+    )
+    sys.exit(1 if failed else 0)

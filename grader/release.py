@@ -1,0 +1,125 @@
+"""The release check an instructor (and CI) runs before handing an assignment out.
+
+It proves four promises: the rubric is valid; expected.json is current; the reference earns
+every automatic point and the untouched template earns none, without crashing; and every
+threshold is cleared by the reference with a margin of at least 3 seed standard deviations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from grader.assignment import Assignment
+from grader.grading import GradeOptions, grade_one, load_expected
+from grader.sandbox.base import Limits
+from grader.submission import Submission
+
+
+@dataclass
+class Check:
+    """One line of the release report."""
+
+    name: str
+    ok: bool
+    detail: str
+
+
+def _grade(notebook: Path, who: str, assignment: Assignment, data_dir: Path, out: Path, backend: str) -> dict:
+    options = GradeOptions(
+        assignment=assignment,
+        out_dir=out,
+        data_dir=data_dir,
+        backend=backend,
+        limits=Limits(cell_timeout=900),
+        write_reports=True,
+    )
+    return grade_one(Submission(id=who, student=who, path=notebook), options)
+
+
+def check_reference(document: dict[str, Any]) -> Check:
+    """Every automatically graded item at full marks; only free text left for a person."""
+    short = [
+        f"{item['id']} ({item['status']}: {item.get('message', '')})"
+        for item in document.get("items", [])
+        if item.get("status") not in ("passed", "pending")
+        or (item.get("status") == "pending" and item.get("kind") != "free_text")
+    ]
+    ok = document.get("status") == "graded" and not short
+    detail = (
+        f"{document.get('auto_score', 0):g}/{document.get('auto_max_score', 0):g} automatic points, "
+        f"{document.get('pending_manual', 0):g} pending for a person"
+    )
+    if document.get("status") != "graded":
+        detail += f"; status {document.get('status')}: {document.get('message')}"
+    if short:
+        detail += "; not full marks: " + "; ".join(short[:10])
+    return Check("reference earns full automatic marks", ok, detail)
+
+
+def check_template(document: dict[str, Any]) -> Check:
+    """Zero automatic points, a graded status (no crash), and a message on every item."""
+    scoring = [i["id"] for i in document.get("items", []) if float(i.get("points") or 0) > 0]
+    broken = [i["id"] for i in document.get("items", []) if i.get("status") == "error"]
+    silent = [i["id"] for i in document.get("items", []) if not str(i.get("message") or "").strip()]
+    ok = document.get("status") == "graded" and not scoring and not broken and not silent
+    detail = f"{document.get('auto_score', 0):g} automatic points, status {document.get('status')}"
+    for label, ids in (("scores points", scoring), ("scorer error", broken), ("no message", silent)):
+        if ids:
+            detail += f"; {label}: {', '.join(ids)}"
+    return Check("untouched template earns zero without crashing", ok, detail)
+
+
+def run_release_check(
+    assignment: Assignment, data_dir: Path, out_dir: Path, *, backend: str = "auto"
+) -> list[Check]:
+    """All release checks, in order; later checks still run when earlier ones fail."""
+    from grader.expected import check_current, release_margins
+
+    checks = [Check("rubric is valid", True, f"{assignment.rubric_path} ({len(assignment.items)} items)")]
+    expected = load_expected(assignment)
+    if expected is None:
+        checks.append(
+            Check(
+                "expected.json is current",
+                False,
+                f"{assignment.expected_path} is missing: run `grader reference {assignment.name}`",
+            )
+        )
+    else:
+        stale = check_current(assignment, expected, data_dir)
+        checks.append(
+            Check(
+                "expected.json is current",
+                not stale,
+                "; ".join(stale) or "matches rubric, reference and data",
+            )
+        )
+        margins = release_margins(expected)
+        weak = [m for m in margins if not m["cleared"]]
+        detail = ", ".join(
+            f"{m['item']}: {m['reference_mean']:.4g} vs bar {m['full_at']:g}"
+            + (
+                f" ({m['margin_in_std']:.1f} sd)"
+                if m.get("margin_in_std") is not None
+                else " (no seed spread)"
+            )
+            for m in margins
+        )
+        checks.append(
+            Check(
+                "thresholds cleared by >= 3 seed standard deviations",
+                not weak and bool(margins),
+                detail or "no threshold items",
+            )
+        )
+    for label, notebook, check in (
+        ("reference", assignment.reference, check_reference),
+        ("template", assignment.template, check_template),
+    ):
+        if notebook is None or not notebook.is_file():
+            checks.append(Check(f"{label} notebook exists", False, f"{notebook} not found"))
+            continue
+        checks.append(check(_grade(notebook, f"release-{label}", assignment, data_dir, out_dir, backend)))
+    return checks
