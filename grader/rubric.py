@@ -109,7 +109,7 @@ def _describe(rubric: dict[str, Any], path: list[Any], error: Any) -> str:
         options = ", ".join(map(str, error.validator_value))
         return f"{where}: field '{field}' is {value}; expected one of: {options}"
     if error.validator == "oneOf" and inner[-1:] == ["choose"]:
-        return f"{where}: field '{field}' needs either 'argmin' with 'x', or 'candidates' (not both)"
+        return f"{where}: field '{field}' needs either 'best_of' with 'x', or 'candidates' (not both)"
     return f"{where}: field '{field or '(whole entry)'}': {message}"
 
 
@@ -143,7 +143,7 @@ def item_references(item: dict[str, Any]) -> Iterator[tuple[str, str, str]]:
     if isinstance(item.get("metric"), dict):
         yield from _metric_refs(item["metric"], "metric")
     choose = item.get("choose") or {}
-    for key in ("argmin", "x"):
+    for key in ("best_of", "x"):
         if key in choose:
             yield f"choose.{key}", "answers", choose[key]
     for name, stat in (choose.get("candidates") or {}).items():

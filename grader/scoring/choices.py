@@ -54,10 +54,10 @@ def observe_choice(item: dict[str, Any], ctx: ScoreContext) -> dict[str, float]:
     choose = item["choose"]
     if "candidates" in choose:
         return {_key(name): _stat(spec, ctx) for name, spec in choose["candidates"].items()}
-    curve = ctx.numbers(choose["argmin"])
+    curve = ctx.numbers(choose["best_of"])
     xs = ctx.answer(choose["x"])
     if not isinstance(xs, list) or len(xs) != len(curve):
-        raise Unanswered(f"`{choose['x']}` and `{choose['argmin']}` should have the same length")
+        raise Unanswered(f"`{choose['x']}` and `{choose['best_of']}` should have the same length")
     return {_key(x): value for x, value in zip(xs, curve, strict=True)}
 
 
@@ -69,20 +69,20 @@ def _tolerance(item: dict[str, Any], noise: dict[str, Any], key: str, value: flo
 
 
 def _accepted(item: dict[str, Any], stats: dict[str, float], noise: dict[str, Any]) -> set[str]:
-    """Candidates tied with the best (lowest) statistic within measured noise."""
-    best = min(stats, key=stats.__getitem__)
+    """Candidates tied with the best statistic (lowest, or highest with ``prefer: highest``)
+    within measured noise."""
+    sign = -1.0 if item["choose"].get("prefer") == "highest" else 1.0
+    best = min(stats, key=lambda key: sign * stats[key])
     best_tol = _tolerance(item, noise, best, stats[best])
     return {
         key
         for key, value in stats.items()
-        if value - stats[best] <= max(best_tol, _tolerance(item, noise, key, value))
+        if sign * (value - stats[best]) <= max(best_tol, _tolerance(item, noise, key, value))
     }
 
 
-def _show(stats: dict[str, float], item: dict[str, Any]) -> str:
-    prefix = f"{item['choose'].get('x', '')} " if "argmin" in item["choose"] else ""
-    prefix = "at " + prefix if prefix else ""
-    return ", ".join(f"{prefix}{key}: {fmt(value)}" for key, value in stats.items())
+def _show(stats: dict[str, float]) -> str:
+    return ", ".join(f"{key}: {fmt(value)}" for key, value in stats.items())
 
 
 def score_choice(item: dict[str, Any], ctx: ScoreContext) -> Outcome:
@@ -117,7 +117,7 @@ def score_choice(item: dict[str, Any], ctx: ScoreContext) -> Outcome:
     if chosen in reference_ok:
         return Outcome(1.0, f"{label}: {answer!r} agrees with the reference solution's curves", evidence)
     basis = (
-        f"your own curves point to {' or '.join(sorted(own_ok))} ({_show(own, item)})"
+        f"your own curves point to {' or '.join(sorted(own_ok))} ({_show(own)})"
         if own
         else (f"your curves could not be read ({own_problem})")
     )

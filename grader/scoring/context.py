@@ -66,11 +66,17 @@ class ScoreContext:
         return harvest if isinstance(harvest, dict) else {}
 
     def _where(self, name: str) -> str:
-        """'in Part 1' for an answer whose rubric entry names its part."""
+        """' Part 1' for an answer (or model variable) the rubric places in a part, else ''."""
         part_id = (self.assignment.answers.get(name) or {}).get("part")
+        if part_id is None:  # a model variable: the part of the first item that uses it
+            models = {m for m, spec in self.assignment.models.items() if spec.get("variable") == name}
+            for item in self.assignment.items:
+                if models & {m for m in _metric_models(item.get("metric") or {})}:
+                    part_id = item["part"]
+                    break
         for part in self.assignment.parts:
             if part["id"] == part_id:
-                return f" in {part.get('heading') or part['title']}"
+                return f" {part.get('heading') or part['title']}"
         return ""
 
     def _not_harvested(self, what: str) -> str:
@@ -101,7 +107,7 @@ class ScoreContext:
             if self.run.get("status", "completed") != "completed":
                 raise Unanswered(self._not_harvested(f"`{name}`"))
             raise Unanswered(
-                f"`{name}` is not defined: keep the template's variable name and set it{self._where(name)}"
+                f"`{name}` is not defined: keep the template's variable name and set it in{self._where(name) or ' the notebook'}"
             )
         detail = entry.get("message") or "it is not a plain value"
         raise Unanswered(f"`{name}` could not be read ({detail}); store a plain number, string or list")
@@ -206,6 +212,14 @@ class ScoreContext:
             return self.expected_item(item_id)
         except NotCalibrated:
             return None
+
+
+def _metric_models(metric: dict[str, Any]) -> list[str]:
+    found = [metric["model"]] if "model" in metric else []
+    for side in ("left", "right"):
+        if isinstance(metric.get(side), dict):
+            found += _metric_models(metric[side])
+    return found
 
 
 def load_labels(path: Path, key: str | None = None) -> np.ndarray:

@@ -120,7 +120,8 @@ def score_answer_check(item: dict[str, Any], ctx: ScoreContext) -> Outcome:
     credit = passed / len(item["checks"]) if function == "linear" else float(not problems)
     evidence = {"checks_passed": passed, "checks": len(item["checks"])}
     if not problems:
-        return Outcome(1.0, f"all {len(item['checks'])} checks pass", evidence)
+        labels = list(dict.fromkeys(c.get("label") or f"`{c['answer']}`" for c in item["checks"]))
+        return Outcome(1.0, f"{' and '.join(labels)}: correct", evidence)
     unique = list(dict.fromkeys(problems))
     return Outcome(credit, "; ".join(unique), evidence)
 
