@@ -234,8 +234,17 @@ def test_threshold_and_losses_readers() -> None:
     assert ev.threshold({"value": 7.0, "full_at": 6.0, "zero_at": 12.0})["fraction"] == pytest.approx(5 / 6)
     assert ev.threshold({"value": True, "full_at": 1, "zero_at": 0}) is None
     assert ev.threshold({"value": 1, "full_at": 1, "zero_at": 1}) is None
-    assert ev.losses({"train": [1, 0.5], "val": "x"}) == {"train": [1.0, 0.5]}
-    assert ev.losses({"train": []}) is None
+    assert ev.series_set({"train": [1, 0.5], "val": "x"}) == {
+        "x": [1.0, 2.0],
+        "x_label": "epoch",
+        "lines": {"train": [1.0, 0.5]},
+    }
+    assert ev.series_set({"train": []}) is None and ev.series_set([1]) is None
+    depths = ev.series_set(
+        {"depths": [1, 2, 4], "dt_train": [3, 2, 1], "dt_val": [3, 2.5, 2.7], "bad": [1, 2]}
+    )
+    assert depths is not None and depths["x_label"] == "max_depth"
+    assert list(depths["lines"]) == ["dt_train", "dt_val"]  # a series of the wrong length is left out
 
 
 def test_markdown_helpers() -> None:

@@ -86,13 +86,46 @@ def curve(evidence: Any) -> dict[str, Any] | None:
     return {"values": values, "x": x, "x_label": text(evidence.get("x_label"), 60), "band": band}
 
 
-def losses(evidence: Any) -> dict[str, list[float]] | None:
-    """``{"train": [...], "val": [...]}`` with whichever of the two is usable; None if neither."""
+X_KEYS = ("x", "epochs", "depths", "max_depth", "lr_rates", "learning_rates")
+NOT_SERIES = frozenset({"values", "expected", "image_png", "original_png", "answer", "manual"})
+MAX_LINES = 8
+SERIES_NAMES = {"train": "train", "val": "validation"}
+
+
+def series_set(evidence: Any) -> dict[str, Any] | None:
+    """Named number lists over one shared x, e.g. ``{"train": [...], "val": [...]}`` (per epoch) or
+    ``{"depths": [...], "dt_train": [...], "dt_val": [...]}``; None if there is nothing to draw.
+
+    The x axis is the first of ``X_KEYS`` present; without one, the position (1, 2, ...) is
+    labelled "epoch", which is what un-keyed train/val lists are in every rubric so far.
+    """
     if not isinstance(evidence, dict):
         return None
-    found = {key: series(evidence.get(key)) for key in ("train", "val")}
-    usable = {key: value for key, value in found.items() if value is not None}
-    return usable or None
+    x, x_key = None, ""
+    for key in X_KEYS:
+        candidate = series(evidence.get(key))
+        if candidate is not None and not any(math.isnan(v) for v in candidate):
+            x, x_key = candidate, key
+            break
+    lines: dict[str, list[float]] = {}
+    for key, value in evidence.items():
+        if key in NOT_SERIES or key == x_key or key in X_KEYS or not isinstance(key, str):
+            continue
+        values = series(value)
+        if values is None or len(values) < 2 or (x is not None and len(values) != len(x)):
+            continue
+        lines[SERIES_NAMES.get(key, text(key, 40))] = values
+        if len(lines) == MAX_LINES:
+            break
+    if not lines:
+        return None
+    if x is None:
+        longest = max(len(v) for v in lines.values())
+        x, x_key = [float(i + 1) for i in range(longest)], "epoch"
+    x_label = text(evidence.get("x_label"), 60) or {"depths": "max_depth", "lr_rates": "learning rate"}.get(
+        x_key, x_key
+    )
+    return {"x": x, "x_label": x_label, "lines": lines}
 
 
 def threshold(evidence: Any) -> dict[str, float] | None:

@@ -33,10 +33,15 @@ def _png(figure: Any) -> bytes:
     return buffer.getvalue()
 
 
-def _log_x(x: list[float]) -> bool:
-    """Depths such as 1, 2, 4, 8, 32 read better on a log axis."""
+def _scale_x(axes: Any, x: list[float]) -> None:
+    """Depths such as 1, 2, 4, 8, 32 or learning rates 1e-4..1 read better on a log axis."""
     positive = [v for v in x if v > 0]
-    return len(positive) == len(x) and len(x) > 2 and max(x) / min(positive) >= 16
+    if len(positive) != len(x) or len(x) <= 2 or max(x) / min(positive) < 16:
+        return
+    ratio = max(x) / min(positive)
+    axes.set_xscale("log", base=10 if ratio >= 1000 else 2)
+    if len(x) <= 12:
+        axes.set_xticks(x, [f"{v:g}" for v in x])
 
 
 def curve_png(curve: dict[str, Any], *, title: str, y_label: str = "") -> bytes:
@@ -48,9 +53,7 @@ def curve_png(curve: dict[str, Any], *, title: str, y_label: str = "") -> bytes:
         axes.fill_between(x, band["low"], band["high"], color=BAND, alpha=0.6, label="reference band")
         axes.plot(x, band["mean"], "--", color=REFERENCE, linewidth=1, label="reference mean")
     axes.plot(x, curve["values"], "o-", color=YOU, linewidth=2, label="your values")
-    if _log_x(x):
-        axes.set_xscale("log", base=2)
-        axes.set_xticks(x, [f"{v:g}" for v in x])
+    _scale_x(axes, x)
     axes.set_xlabel(curve.get("x_label") or "")
     axes.set_ylabel(y_label)
     axes.set_title(title[:80], fontsize=10)
@@ -59,15 +62,14 @@ def curve_png(curve: dict[str, Any], *, title: str, y_label: str = "") -> bytes:
     return _png(figure)
 
 
-def loss_png(losses: dict[str, list[float]], *, title: str) -> bytes:
-    """Per-epoch training and validation loss."""
+def lines_png(data: dict[str, Any], *, title: str) -> bytes:
+    """Several named series over one x axis (train/validation loss per epoch, RMSE per depth)."""
     figure, axes = _figure()
-    for key, color, label in (("train", YOU, "train"), ("val", VAL, "validation")):
-        values = losses.get(key)
-        if values:
-            axes.plot(range(1, len(values) + 1), values, "o-", color=color, markersize=3, label=label)
-    axes.set_xlabel("epoch")
-    axes.set_ylabel("loss")
+    x = data["x"]
+    for name, values in data["lines"].items():
+        axes.plot(x[: len(values)], values, "o-", markersize=3, label=name)
+    _scale_x(axes, x)
+    axes.set_xlabel(data.get("x_label") or "")
     axes.set_title(title[:80], fontsize=10)
     axes.legend(fontsize=8)
     axes.grid(alpha=0.3)

@@ -66,11 +66,10 @@ def _figures(item_title: str, evidence: Any) -> list[dict[str, str]]:
                 "uri": ev.data_uri(plots.curve_png(curve, title=item_title, y_label=y_label)),
             }
         )
-    losses = ev.losses(evidence)
-    if losses is not None:
-        figures.append(
-            {"title": "loss per epoch", "uri": ev.data_uri(plots.loss_png(losses, title=item_title))}
-        )
+    lines = ev.series_set(evidence)
+    if lines is not None:
+        caption = " and ".join(lines["lines"]) + f" by {lines['x_label']}"
+        figures.append({"title": caption, "uri": ev.data_uri(plots.lines_png(lines, title=item_title))})
     return figures
 
 
