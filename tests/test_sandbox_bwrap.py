@@ -194,10 +194,15 @@ def test_read_only_everywhere_but_home_and_tmp(sandbox_factory):
     assert out["tmp_full"] == "ENOSPC"  # the 8 MiB tmpfs is full
 
 
-def test_grader_environment_does_not_leak(sandbox_factory, monkeypatch):
+@pytest.mark.parametrize("caller_env", ["sandbox", "grader"])
+def test_grader_environment_does_not_leak(sandbox_factory, monkeypatch, caller_env):
+    """Cleared even when the caller forgets env= and the launcher inherits the grader's environment."""
     monkeypatch.setenv("GRADER_SECRET_TOKEN", "hunter2")
     sb = sandbox_factory()
-    r, out = run_script(sb, "import json, os; print(json.dumps(dict(os.environ)))")
+    env = sb.environment() if caller_env == "sandbox" else None
+    cmd = sb.wrap([sys.executable, "-c", "import json, os; print(json.dumps(dict(os.environ)))"])
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
+    out = json.loads(r.stdout)
     assert r.returncode == 0, r.stderr
     assert "GRADER_SECRET_TOKEN" not in out
     assert "hunter2" not in json.dumps(out)
@@ -374,3 +379,49 @@ def test_grader_survives_and_next_run_is_clean(sandbox_factory):
     assert r.returncode == 0, r.stderr
     assert out == {"sum": 45}
     assert time.monotonic() - t0 < 120  # a generous bound: only catches a wedged machine
+
+
+def test_ipc_kernel_runs_inside_and_interrupts_by_message(sandbox_factory, dirs):
+    """The engine's set-up in miniature: ipykernel over Unix sockets in ipc_dir, interrupt by message."""
+    from jupyter_client.blocking import BlockingKernelClient
+    from jupyter_client.connect import write_connection_file
+
+    sb = sandbox_factory()
+    conn, _ = write_connection_file(
+        str(dirs["ipc"] / "kernel.json"), transport="ipc", ip=str(dirs["ipc"] / "k")
+    )
+    proc = subprocess.Popen(
+        sb.wrap([sys.executable, "-m", "ipykernel_launcher", "-f", conn]),
+        env=sb.environment(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    kc = BlockingKernelClient(connection_file=conn)
+    kc.load_connection_file()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=120)
+        outputs: list[str] = []
+        reply = kc.execute_interactive(
+            "import os, socket; print(os.getuid(), os.getcwd(), socket.gethostname())",
+            timeout=60,
+            output_hook=lambda m: outputs.append(m["content"].get("text", "")),
+        )
+        assert reply["content"]["status"] == "ok"
+        uid, cwd, host = "".join(outputs).split()
+        assert (int(uid) != 0, cwd, host) == (True, "/home/student", "sandbox")
+
+        msg_id = kc.execute("import time; time.sleep(60)")
+        time.sleep(1.0)
+        kc.control_channel.send(kc.session.msg("interrupt_request", {}))
+        reply = kc.get_shell_msg(timeout=30)
+        assert reply["parent_header"]["msg_id"] == msg_id
+        assert reply["content"]["status"] == "error"
+        assert reply["content"]["ename"] == "KeyboardInterrupt"
+        assert proc.poll() is None  # interrupted by message, the kernel (and bubblewrap) live on
+        kc.shutdown()
+        assert proc.wait(timeout=30) == 0
+    finally:
+        kc.stop_channels()
+        proc.kill()
+        proc.wait()

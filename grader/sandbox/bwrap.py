@@ -135,6 +135,7 @@ class BwrapSandbox:
             raise
 
     def _choose_mechanisms(self) -> None:
+        """Record which mechanism enforces each limit; fallbacks also become notes in the RunRecord."""
         cg = self._cgroups
         lim = self.config.limits
         if cg is not None and cg.memory is not None:
@@ -144,12 +145,22 @@ class BwrapSandbox:
             self.notes.append("GPU job without a memory cgroup: host memory is not limited")
         else:
             self.mechanisms["memory"] = f"rlimit-as ({lim.memory_mb} MiB of address space)"
+            self.notes.append(
+                f"memory limited by RLIMIT_AS (no enforcing memory cgroup): allocations beyond "
+                f"{lim.memory_mb} MiB of address space raise MemoryError"
+            )
         if cg is not None and cg.pids is not None:
             self.mechanisms["processes"] = f"cgroup v{cg.version} pids ({lim.max_processes})"
         elif self._root:
             self.mechanisms["processes"] = f"rlimit-nproc on uid {self.uid} ({lim.max_processes})"
+            self.notes.append(
+                f"process count limited by RLIMIT_NPROC ({lim.max_processes}) on a dedicated uid"
+            )
         else:
             self.mechanisms["processes"] = "rlimit-nproc (approximate: shares the user's uid)"
+            self.notes.append(
+                "not root: the kernel runs as the grader's own uid; process limit is approximate"
+            )
         self.mechanisms["file_size"] = "rlimit-fsize"
         self.mechanisms["network"] = "network namespace + seccomp (Unix sockets only)"
         self.mechanisms["uid"] = f"{self.uid} ({'dedicated' if self._root else 'the grader user'})"
@@ -222,7 +233,10 @@ class BwrapSandbox:
             "--new-session",
             "--hostname",
             "sandbox",
+            "--clearenv",  # the kernel's environment is environment(), whatever env the caller passes
         ]
+        for key, value in self.environment().items():
+            args += ["--setenv", key, value]
         for top in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
             host = Path("/") / top
             if host.is_symlink():

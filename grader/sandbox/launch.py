@@ -16,8 +16,6 @@ Order matters:
 Any failure exits with status 125 and one line on stderr starting with ``sandbox launcher:``.
 """
 
-from __future__ import annotations
-
 import ctypes
 import os
 import resource
