@@ -6,25 +6,13 @@ set-up cells plus the chosen parts, so a student working on Part 1 gets an answe
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 import nbformat
 
 from grader.assignment import Assignment
-
-_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.*)$", re.MULTILINE)
-
-
-def part_of_heading(text: str, assignment: Assignment) -> str | None:
-    """The part id whose ``heading`` opens this markdown text, if any."""
-    for match in _HEADING.finditer(text):
-        title = match.group(1).strip()
-        for part in assignment.parts:
-            if title.lower().startswith(str(part.get("heading", part["id"])).lower()):
-                return str(part["id"])
-    return None
+from grader.notebook_parts import assign_parts
 
 
 def restrict_to_parts(notebook: Path, assignment: Assignment, parts: list[str], out: Path) -> Path:
@@ -36,14 +24,8 @@ def restrict_to_parts(notebook: Path, assignment: Assignment, parts: list[str], 
             f"unknown part(s) {', '.join(unknown)}; this assignment has {', '.join(sorted(known))}"
         )
     nb = nbformat.read(str(notebook), as_version=4)
-    current: str | None = None
-    kept = []
-    for cell in nb.cells:
-        if cell.cell_type == "markdown":
-            current = part_of_heading(cell.source, assignment) or current
-        if current is None or current in parts:
-            kept.append(cell)
-    nb.cells = kept
+    part_of = assign_parts(nb.cells, assignment.parts)
+    nb.cells = [cell for cell, part in zip(nb.cells, part_of, strict=True) if part is None or part in parts]
     out.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, str(out))
     return out
