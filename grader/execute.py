@@ -47,6 +47,7 @@ INTERRUPT_GRACE_S = 3.0
 PROBE_TIMEOUT_S = 3.0
 STARTUP_TIMEOUT_S = 60
 TRACEBACK_CHARS = 20_000
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 DEFAULT_ENV = {
     "OMP_NUM_THREADS": "1",
     "MKL_NUM_THREADS": "1",
@@ -180,6 +181,16 @@ class GradingClient(NotebookClient):
         self.cell_bytes = 0
         self.cell_kept = 0
         self.cell_truncated = False
+        self.cell_idle_seen = False
+
+    def process_message(
+        self, msg: dict[str, Any], cell: NotebookNode, cell_index: int
+    ) -> NotebookNode | None:
+        # The kernel's "idle" closes every request; if it never arrives while the shell reply
+        # does, IOPub messages were lost, which here means one was over the ZMQ size limit.
+        if msg.get("msg_type") == "status" and msg.get("content", {}).get("execution_state") == "idle":
+            self.cell_idle_seen = True
+        return super().process_message(msg, cell, cell_index)
 
     def output(
         self, outs: list[NotebookNode], msg: dict[str, Any], display_id: str | None, cell_index: int
@@ -264,6 +275,8 @@ class _Runner:
         self.km: Any = None
         self.client: GradingClient | None = None
         self.deadline = 0.0
+        # one IOPub message larger than this is refused by ZMQ itself (never parsed in memory)
+        self.max_message_bytes = max(MAX_MESSAGE_BYTES, 8 * limits.output_bytes)
 
     # -- kernel lifecycle -------------------------------------------------------------------
     async def start(self) -> None:
@@ -273,7 +286,7 @@ class _Runner:
             sandbox=self.sandbox,
             ipc_dir=self.ipc_dir,
             workdir=self.workdir,
-            max_message_bytes=max(16 * 1024 * 1024, 8 * self.limits.output_bytes),
+            max_message_bytes=self.max_message_bytes,
         )
         self.client = GradingClient(
             self.nb,
@@ -410,17 +423,19 @@ class _Runner:
             entry.update(outcome)
             entry["figures"] = notebook_parts.count_figures(cell)
             entry["output_bytes"] = self.client.cell_bytes if self.client else 0
-            if self.client is not None and self.client.cell_truncated:
-                self._fire(
-                    "output_cap",
-                    index,
-                    f"output passed {self.limits.output_bytes} bytes; the rest was dropped",
-                )
-                if entry["status"] == "ok":
-                    entry["status"] = "output_truncated"
+            await self._check_output(index, entry)
             self._classify_limits(index, entry)
             self.state.cells.append(entry)
 
+            if fired_here := [
+                f for f in self.state.limits_fired if f.get("cell") == index and f["limit"] == "processes"
+            ]:
+                # leftover processes hold the process budget: start afresh so later cells can run
+                entry["message"] = (
+                    fired_here[0]["message"] + "; the kernel was restarted to clear its processes"
+                )
+                await self.recover(entry, done_ok)
+                continue
             if entry["status"] in ("ok", "output_truncated", "error"):
                 if entry["status"] != "error":
                     done_ok.append(index)
@@ -430,6 +445,31 @@ class _Runner:
             if entry["status"] == "timeout" and await self.alive_and_idle():
                 continue  # the interrupt worked; the kernel's state is intact
             await self.recover(entry, done_ok)
+
+    async def _check_output(self, index: int, entry: dict[str, Any]) -> None:
+        """Record the output cap firing: too many bytes, or a message ZMQ refused as too large."""
+        client = self.client
+        if client is None:
+            return
+        if client.cell_truncated:
+            self._fire(
+                "output_cap", index, f"output passed {self.limits.output_bytes} bytes; the rest was dropped"
+            )
+        elif not client.cell_idle_seen and entry["status"] in ("ok", "error"):
+            self._fire(
+                "output_cap",
+                index,
+                f"an output message over {self.max_message_bytes} bytes was refused; the cell's output is incomplete",
+            )
+            # ZMQ drops the connection that carried the oversized message: reconnect the channels
+            if client.kc is not None:
+                client.kc.stop_channels()
+                client.kc = None
+            await client.async_start_new_kernel_client()
+        else:
+            return
+        if entry["status"] == "ok":
+            entry["status"] = "output_truncated"
 
     async def recover(self, entry: dict[str, Any], done_ok: list[int]) -> None:
         """Restart the kernel and replay the cells that had succeeded, so later parts can run."""
