@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -220,3 +221,95 @@ def test_csv_gradescope_and_reports_agree_on_every_score(tmp_path: Path) -> None
     render_summary(docs, tmp_path)
     write_all(docs, tmp_path)
     agreement(tmp_path, docs)
+
+
+# ---- `grader gradescope`: the package as a Gradescope autograder ----------------------------
+
+TOY = Path(__file__).parent / "assignments" / "toy"
+
+
+def gradescope_args(tmp_path: Path, submission: Path) -> list[str]:
+    return [
+        "gradescope",
+        "--assignment",
+        str(TOY / "toy.yaml"),
+        "--submission-dir",
+        str(submission),
+        "--results",
+        str(tmp_path / "results" / "results.json"),
+        "--metadata",
+        str(tmp_path / "submission_metadata.json"),
+        "--work-dir",
+        str(tmp_path / "work"),
+        "--data",
+        str(TOY / "data"),
+    ]
+
+
+def test_gradescope_picks_the_notebook_and_the_student(tmp_path: Path) -> None:
+    import os
+
+    from grader.commands.gradescope import find_notebook, student_from_metadata
+
+    sub = tmp_path / "sub"
+    (sub / ".ipynb_checkpoints").mkdir(parents=True)
+    (sub / ".ipynb_checkpoints" / "toy-checkpoint.ipynb").write_text("{}")
+    (sub / "scratch.ipynb").write_text("{}")
+    (sub / "toy.ipynb").write_text("{}")
+    os.utime(sub / "toy.ipynb", (1, 1))  # older, but named like the template
+    chosen, notes = find_notebook(sub, "toy.ipynb")
+    assert chosen == sub / "toy.ipynb" and "not graded: scratch.ipynb" in notes[0]
+    assert find_notebook(tmp_path / "sub" / ".ipynb_checkpoints", None)[0] is not None
+    assert find_notebook(tmp_path, "x.ipynb")[0] == sub / "scratch.ipynb"  # no template name: newest
+
+    meta = tmp_path / "m.json"
+    meta.write_text(json.dumps({"users": [{"email": "ada@uni.edu", "name": "Ada", "sid": ""}]}))
+    assert student_from_metadata(meta) == "ada"
+    meta.write_text("not json")
+    assert student_from_metadata(meta) == "student" and student_from_metadata(None) == "student"
+
+
+def test_gradescope_without_a_notebook_explains_in_results_json(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from grader.cli import main
+
+    (tmp_path / "submission").mkdir()
+    (tmp_path / "submission" / "hw.py").write_text("print(1)")
+    result = CliRunner().invoke(main, gradescope_args(tmp_path, tmp_path / "submission"))
+    assert result.exit_code == 0, result.output
+    gs = json.loads((tmp_path / "results" / "results.json").read_text())
+    jsonschema.validate(gs, GRADESCOPE_SCHEMA)
+    assert (
+        gs["score"] == 0
+        and "no .ipynb notebook" in gs["output"]
+        and gs["extra_data"]["status"] == "invalid_notebook"
+    )
+
+
+@pytest.mark.slow
+def test_gradescope_grades_a_real_notebook_with_grade_one(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from grader.cli import main
+
+    submission = tmp_path / "submission"
+    submission.mkdir()
+    shutil.copy(TOY / "toy_reference.ipynb", submission / "toy.ipynb")
+    (tmp_path / "submission_metadata.json").write_text(
+        json.dumps({"id": 7, "users": [{"email": "ada@uni.edu", "name": "Ada L", "sid": "S123"}]})
+    )
+    result = CliRunner().invoke(main, gradescope_args(tmp_path, submission))
+    assert result.exit_code == 0, result.output
+    gs = json.loads((tmp_path / "results" / "results.json").read_text())
+    jsonschema.validate(gs, GRADESCOPE_SCHEMA)
+    stored = json.loads((tmp_path / "work" / "results" / "S123.json").read_text())
+    assert stored["status"] == "graded" and stored["student"] == "S123"
+    # the reference earns every automatic point; its free-text answer waits for a person
+    assert stored["pending_manual"] == 2 and gs["extra_data"]["pending_manual"] == 2
+    full = stored["max_score"] - stored["pending_manual"] + stored["extra_credit"]
+    assert gs["score"] == points(stored["score"]) == points(full)
+    assert {t["name"].split(": ", 1)[1] for t in gs["tests"]} == {i["title"] for i in stored["items"]}
+    assert [t["status"] for t in gs["tests"] if "status" in t] == ["passed"] * (len(gs["tests"]) - 1)
+    html = (tmp_path / "work" / "feedback" / "S123.html").read_text(encoding="utf-8")
+    assert f'data-score="{fmt_points(gs["score"])}"' in html

@@ -37,6 +37,8 @@ def _scale_x(axes: Any, x: list[float]) -> None:
     """Depths such as 1, 2, 4, 8, 32 or learning rates 1e-4..1 read better on a log axis."""
     positive = [v for v in x if v > 0]
     if len(positive) != len(x) or len(x) <= 2 or max(x) / min(positive) < 16:
+        if len(x) <= 12 and all(float(v).is_integer() for v in x):
+            axes.set_xticks(x, [f"{v:g}" for v in x])  # depths 1..5, not 1.0, 1.5, ...
         return
     ratio = max(x) / min(positive)
     axes.set_xscale("log", base=10 if ratio >= 1000 else 2)
