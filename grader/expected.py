@@ -105,10 +105,13 @@ def summarise_runs(
     data_dir: Path,
     *,
     profile: str | None = None,
+    template_run: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Observe every calibratable item on every (seed, RunRecord) and summarise over seeds.
 
-    Raises ``CalibrationError`` naming the seed and item when the reference fails to answer.
+    ``template_run`` (the untouched template, executed once) records the figures its helper
+    cells draw per part, which figure items do not credit. Raises ``CalibrationError`` naming
+    the seed and item when the reference fails to answer.
     """
     from grader.scoring import KINDS, observe_item, resolve_profile
 
@@ -158,6 +161,18 @@ def summarise_runs(
             for seed, run in runs
         ],
         "items": items,
+        "template": _template_summary(assignment, template_run),
+    }
+
+
+def _template_summary(assignment: Assignment, run: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Figures per part drawn by the untouched template (its helper cells), or None if not run."""
+    if run is None:
+        return None
+    ctx = ScoreContext(run=run, assignment=assignment, expected=None, data_dir=Path("."), profile="")
+    return {
+        "status": run.get("status"),
+        "figures": {part["id"]: ctx.figures(part["id"]) for part in assignment.parts},
     }
 
 
@@ -271,7 +286,8 @@ def calibrate(
     out: Path | None = None,
     work_dir: Path | None = None,
 ) -> dict[str, Any]:
-    """Run the reference ``seeds`` times (GRADER_SEED = 0..seeds-1) and write expected.json.
+    """Run the reference ``seeds`` times (GRADER_SEED = 0..seeds-1) and the template once, and
+    write expected.json.
 
     ``out`` defaults to the rubric's ``expected:`` path. Executed notebooks and RunRecords go to
     ``work_dir`` (a temporary directory, removed afterwards, when not given).
@@ -304,7 +320,12 @@ def calibrate(
                 env={SEED_ENV: str(seed)},
             )
             runs.append((seed, record))
-        expected = summarise_runs(assignment, runs, Path(data_dir))
+        template_run = None
+        if assignment.template is not None and assignment.template.is_file():
+            template_run = run_notebook(
+                assignment.template, assignment, Path(data_dir), scratch, run_id="template", backend=backend
+            )
+        expected = summarise_runs(assignment, runs, Path(data_dir), template_run=template_run)
     finally:
         if work_dir is None:
             shutil.rmtree(scratch, ignore_errors=True)

@@ -139,7 +139,11 @@ def score_threshold(item: dict[str, Any], ctx: ScoreContext) -> Outcome:
 
 
 def observe_consistency(item: dict[str, Any], ctx: ScoreContext) -> float:
-    return compute_metric(item["metric"], ctx)
+    """The recomputed value; the reference must also report it, and report it truthfully."""
+    outcome = score_consistency(item, ctx)
+    if outcome.credit < 1.0:
+        raise Unanswered(outcome.message)
+    return float(outcome.evidence["recomputed"])
 
 
 def score_consistency(item: dict[str, Any], ctx: ScoreContext) -> Outcome:

@@ -27,17 +27,32 @@ def observe_figure(item: dict[str, Any], ctx: ScoreContext) -> int:
     return ctx.figures(item["part"])
 
 
+def template_figures(ctx: ScoreContext, part_id: str) -> int:
+    """Figures the untouched template already draws in a part (measured at calibration).
+
+    Those come from helper cells the student did not write, so they earn nothing.
+    """
+    template = (ctx.expected or {}).get("template") or {}
+    count = (template.get("figures") or {}).get(part_id, 0)
+    return int(count) if isinstance(count, int) else 0
+
+
 def score_figure(item: dict[str, Any], ctx: ScoreContext) -> Outcome:
     wanted = int(item.get("min_count", 1))
+    baseline = template_figures(ctx, item["part"])
     count = ctx.figures(item["part"])
+    own = max(0, count - baseline)
     where = _part_name(ctx, item["part"])
     what = item.get("what") or "a figure"
-    evidence = {"figures": count, "min_count": wanted}
-    if count >= wanted:
-        return Outcome(1.0, f"{where} draws {count} figure{'s' * (count != 1)} ({what})", evidence)
-    have = "no figure" if count == 0 else f"only {count} figure{'s' * (count != 1)}"
+    evidence = {"figures": count, "template_figures": baseline, "min_count": wanted}
+    given = f" besides the {baseline} the template draws" if baseline else ""
+    if own >= wanted:
+        return Outcome(1.0, f"{where} draws {own} figure{'s' * (own != 1)}{given} ({what})", evidence)
+    have = "no figure" if own == 0 else f"only {own} figure{'s' * (own != 1)}"
     return Outcome(
-        0.0, f"{where} has {have}; expected at least {wanted}: draw {what} and keep its output", evidence
+        0.0,
+        f"{where} has {have}{given}; expected at least {wanted}: draw {what} and keep its output",
+        evidence,
     )
 
 
