@@ -244,11 +244,8 @@ def write_gradescope_document(result: dict[str, Any], path: Path) -> Path:
 
 
 def write_gradescope(results: list[dict[str, Any]], out_dir: Path) -> list[Path]:
-    """``OUT/gradescope/<id>/results.json`` for every submission."""
-    return [
-        write_gradescope_document(r, Path(out_dir) / "gradescope" / safe_id(r) / "results.json")
-        for r in results
-    ]
+    """``<out_dir>/<id>/results.json`` for every submission; a run passes ``OUT/gradescope``."""
+    return [write_gradescope_document(r, Path(out_dir) / safe_id(r) / "results.json") for r in results]
 
 
 def write_all(
@@ -265,5 +262,5 @@ def write_all(
         "canvas_unmatched": write_canvas_csv(
             results, out_dir / "canvas.csv", column=canvas_column, roster=roster
         ),
-        "gradescope": write_gradescope(results, out_dir),
+        "gradescope": write_gradescope(results, out_dir / "gradescope"),
     }

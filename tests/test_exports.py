@@ -164,6 +164,7 @@ def test_write_all_writes_every_export(tmp_path: Path) -> None:
     written = write_all(load_fixtures(), tmp_path)
     assert written["grades"] == tmp_path / "grades.csv" and (tmp_path / "canvas.csv").is_file()
     assert sorted(p.parent.name for p in written["gradescope"]) == ["alice", "bob", "carol", "dave", "erin"]
+    assert {p.parent.parent for p in written["gradescope"]} == {tmp_path / "gradescope"}
     assert all(
         p.name == "results.json" and json.loads(p.read_text())["tests"] is not None
         for p in written["gradescope"]
