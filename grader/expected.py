@@ -331,3 +331,24 @@ def calibrate(
             shutil.rmtree(scratch, ignore_errors=True)
     write_json_atomic(target, expected)
     return expected
+
+
+def summarise_kept(assignment: Assignment, keep_dir: Path, data_dir: Path) -> dict[str, Any]:
+    """Re-summarise RunRecords kept by an earlier ``calibrate(work_dir=...)`` without rerunning.
+
+    For rubric edits that do not change what the reference computes (a threshold, a band's
+    floor, a title): the runs are the same, only their reading changes.
+    """
+    import json
+
+    run_dir = Path(keep_dir) / "run"
+    runs = []
+    for path in sorted(run_dir.glob("reference-seed*.json")):
+        seed = int(path.stem.removeprefix("reference-seed"))
+        runs.append((seed, json.loads(path.read_text(encoding="utf-8"))))
+    if not runs:
+        raise CalibrationError(f"{run_dir} holds no reference-seed*.json RunRecords")
+    runs.sort(key=lambda pair: pair[0])
+    template_path = run_dir / "template.json"
+    template_run = json.loads(template_path.read_text(encoding="utf-8")) if template_path.is_file() else None
+    return summarise_runs(assignment, runs, Path(data_dir), template_run=template_run)

@@ -37,6 +37,12 @@ import click
     type=click.Path(file_okay=False, path_type=Path),
     help="Keep the reference's executed notebooks and RunRecords in this directory.",
 )
+@click.option(
+    "--reuse",
+    default=None,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Re-summarise the runs an earlier --keep stored, without rerunning (after a threshold edit).",
+)
 @click.option("--check", is_flag=True, help="Only report whether the existing expected.json is current.")
 def reference(
     assignment: str,
@@ -46,12 +52,14 @@ def reference(
     backend: str,
     out: Path | None,
     keep: Path | None,
+    reuse: Path | None,
     check: bool,
 ) -> None:
     """Run ASSIGNMENT's reference notebook K times and write its expected metrics."""
     from grader.assignment import AssignmentError, load_assignment
     from grader.datasets import DataError, ensure_data
-    from grader.expected import CalibrationError, calibrate, check_current, release_margins
+    from grader.expected import CalibrationError, calibrate, check_current, release_margins, summarise_kept
+    from grader.results import write_json_atomic
 
     try:
         loaded = load_assignment(assignment)
@@ -70,9 +78,15 @@ def reference(
         click.echo(f"{target} is current")
         return
     started = time.perf_counter()
-    click.echo(f"running {loaded.reference} with {seeds} seed(s) on {data} ...")
     try:
-        expected = calibrate(loaded, seeds, data_dir=data, backend=backend, out=target, work_dir=keep)
+        if reuse is not None:
+            if target is None:
+                raise CalibrationError("the rubric names no 'expected:' file; pass --out")
+            expected = summarise_kept(loaded, reuse, data)
+            write_json_atomic(target, expected)
+        else:
+            click.echo(f"running {loaded.reference} with {seeds} seed(s) on {data} ...")
+            expected = calibrate(loaded, seeds, data_dir=data, backend=backend, out=target, work_dir=keep)
     except CalibrationError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"wrote {target} ({len(expected['items'])} items, {time.perf_counter() - started:.0f} s)")
