@@ -5,6 +5,21 @@ a schema cannot express (an item's part, answer, model or input must exist). Eve
 item and the field, because the person reading it is an instructor editing YAML, not a developer.
 Partial credit is a function *named* in the rubric (``partial: {function: linear}``); the
 functions live here so the scorer and the calibration compute credit the same way.
+
+Item kinds (fields in grader/schemas/rubric.schema.json; scorers in grader/scoring/):
+
+* ``value_band`` / ``curve_band``: a number or a list within max(abs, rel*|mean|, k*std) of the
+  reference (expected.json); curves are credited point by point (``partial: linear, zero_at``).
+* ``threshold``: a metric computed outside the sandbox (``error_rate``/``accuracy`` of a model on
+  an input set against its labels, ``value`` of a model adapter, ``psnr`` of an answer image,
+  ``difference`` of two metrics, a plain ``answer``) against ``full_at``/``zero_at``, overridable
+  per data profile under ``profiles:``.
+* ``consistency``: a reported answer against the same metric recomputed from the student's model.
+* ``choice``: an answer judged against ``best_of`` a curve (or ``candidates`` statistics) on the
+  student's own curves and on the reference's, ties within ``tie`` noise accepted.
+* ``figure``: at least ``min_count`` figures in the item's part beyond those the template draws.
+* ``answer_check``: declared checks (equals, length, range, subset_of, disjoint_from, pattern).
+* ``free_text``: a ``**ANSWER id**`` markdown cell, pending for a person (0 if unanswered).
 """
 
 from __future__ import annotations
