@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -128,6 +129,9 @@ class BwrapSandbox:
                     f"mlag-{uuid.uuid4().hex[:12]}", lim.memory_mb, lim.max_processes
                 )
             self._choose_mechanisms()
+            missing = [o for o in OPTIONAL_OPTIONS if o not in bwrap_features(self.bwrap)]
+            if missing:
+                self.notes.append(f"this bubblewrap lacks {', '.join(missing)}: upgrade to 0.8 or later")
             write_filter(self._state / "seccomp.bpf")
             self._write_etc()
         except Exception:
@@ -218,8 +222,13 @@ class BwrapSandbox:
         return binds
 
     def bwrap_args(self, argv: list[str], sources: dict[str, str] | None = None) -> list[str]:
-        """bubblewrap's own command line; ``sources`` maps host paths to their staged copies."""
+        """bubblewrap's own command line; ``sources`` maps host paths to their staged copies.
+
+        Options newer than bubblewrap 0.4 are used only when this bubblewrap has them (see
+        ``bwrap_features``); what is lost without them is covered elsewhere and noted.
+        """
         lim = self.config.limits
+        has = bwrap_features(self.bwrap)
         args = [
             self.bwrap,
             "--unshare-user",
@@ -228,22 +237,25 @@ class BwrapSandbox:
             "--unshare-net",
             "--unshare-uts",
             "--unshare-cgroup-try",
-            "--disable-userns",
-            "--die-with-parent",
-            "--new-session",
-            "--hostname",
-            "sandbox",
-            "--clearenv",  # the kernel's environment is environment(), whatever env the caller passes
         ]
-        for key, value in self.environment().items():
-            args += ["--setenv", key, value]
+        if "--disable-userns" in has:  # else the seccomp filter alone refuses new user namespaces
+            args.append("--disable-userns")
+        args += ["--die-with-parent", "--new-session", "--hostname", "sandbox"]
+        if "--clearenv" in has:  # the kernel's environment is environment(), whatever env the caller passes
+            args.append("--clearenv")
+            for key, value in self.environment().items():
+                args += ["--setenv", key, value]
         for top in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
             host = Path("/") / top
             if host.is_symlink():
                 args += ["--symlink", os.readlink(host), f"/{top}"]
         args += ["--dev", "/dev", "--proc", "/proc"]
-        args += ["--perms", "1777", "--size", str(lim.tmpfs_mb * MIB), "--tmpfs", "/tmp"]
-        args += ["--perms", "1777", "--size", str(SHM_MB * MIB), "--tmpfs", "/dev/shm"]
+        for size_mb, path in ((lim.tmpfs_mb, "/tmp"), (SHM_MB, "/dev/shm")):
+            if "--perms" in has:
+                args += ["--perms", "1777"]
+            if "--size" in has:
+                args += ["--size", str(size_mb * MIB)]
+            args += ["--tmpfs", path]
         for option, host, inside in self._binds():
             args += [option, (sources or {}).get(host, host), inside]
         args += ["--chdir", SANDBOX_HOME, "--seccomp", str(SECCOMP_FD), "--remount-ro", "/", "--", *argv]
@@ -314,6 +326,21 @@ class BwrapSandbox:
 
 
 # -- does bubblewrap work here? -----------------------------------------------------------------------
+
+OPTIONAL_OPTIONS = ("--disable-userns", "--clearenv", "--perms", "--size")
+_features: dict[str, frozenset[str]] = {}
+
+
+def bwrap_features(bwrap: str) -> frozenset[str]:
+    """Which version-dependent options this bubblewrap accepts (from its --help; cached)."""
+    if bwrap not in _features:
+        try:
+            text = subprocess.run([bwrap, "--help"], capture_output=True, text=True, timeout=30).stdout
+        except (OSError, subprocess.TimeoutExpired):
+            text = ""
+        _features[bwrap] = frozenset(o for o in OPTIONAL_OPTIONS if re.search(rf"^\s*{o}\b", text, re.M))
+    return _features[bwrap]
+
 
 _probe_lock = threading.Lock()
 _probe: tuple[bool, str] | None = None

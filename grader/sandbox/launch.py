@@ -53,7 +53,7 @@ USAGE = """usage: launch.py [options] -- ARGV...
   --stage-root DIR        private mount namespace with a tmpfs on DIR (root only)
   --stage SRC NAME        bind SRC on STAGE_ROOT/NAME (needs --stage-root)
   --fd N PATH             open PATH read-only as file descriptor N, kept across exec
-  --chown UID:GID PATH    give PATH and everything under it (no symlinks followed) to UID:GID
+  --chown UID:GID DIR     give DIR and its direct entries (no symlinks followed) to UID:GID
   --user UID:GID          drop to UID/GID with no supplementary groups (when root)
   --no-new-privs          prctl(PR_SET_NO_NEW_PRIVS)"""
 
@@ -69,12 +69,23 @@ def _ids(spec: str, option: str) -> tuple[int, int]:
     return int(uid), int(gid)
 
 
-def chown_tree(path: str, uid: int, gid: int) -> None:
-    """lchown ``path`` and everything below it; symlinks are changed, never followed."""
-    os.lchown(path, uid, gid)
-    for top, dirs, files in os.walk(path):
-        for name in dirs + files:
-            os.lchown(os.path.join(top, name), uid, gid)
+def chown_dir(path: str, uid: int, gid: int) -> None:
+    """Give directory ``path`` and its direct entries to uid:gid, following no symlink.
+
+    One level only, and by names relative to the opened directory: on a kernel restart the previous
+    kernel's processes may still be alive and swapping entries for symlinks, so no path below
+    ``path`` is ever walked as root.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        os.fchown(fd, uid, gid)
+        for name in os.listdir(fd):
+            try:
+                os.chown(name, uid, gid, dir_fd=fd, follow_symlinks=False)
+            except FileNotFoundError:
+                pass
+    finally:
+        os.close(fd)
 
 
 def parse_args(args: list[str]) -> dict:
@@ -229,7 +240,7 @@ def launch(opts: dict) -> None:
             raise LaunchError(f"join cgroup {cg}: {e}") from None
     for (uid, gid), path in opts["chowns"]:
         try:
-            chown_tree(path, uid, gid)
+            chown_dir(path, uid, gid)
         except OSError as e:
             raise LaunchError(f"chown {path}: {e}") from None
     if opts["pid_file"]:

@@ -12,7 +12,9 @@ from __future__ import annotations
 import fcntl
 import os
 import random
+import shutil
 import signal
+import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -102,24 +104,37 @@ def allocate_uid(
 def kill_uid(uid: int, *, attempts: int = 20) -> bool:
     """SIGKILL every process of ``uid``; True when none is left.
 
-    A child that becomes ``uid`` and calls kill(-1, SIGKILL) reaches exactly that uid's processes,
+    A process that becomes ``uid`` and calls kill(-1, SIGKILL) reaches exactly that uid's processes,
     in any pid namespace, in one system call; it is repeated because a fork bomb can race it.
     Only for root (the uid must be a dedicated one, never the grader's own).
     """
     if uid == os.getuid() or uid == 0:
         raise ValueError("refusing to kill every process of the grader's own uid")
+    kill = shutil.which("kill") or "/bin/kill"
     for _ in range(attempts):
         if not processes_of_uid(uid):
             return True
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - child
-            try:
-                os.setgroups([])
-                os.setresgid(uid, uid, uid)
-                os.setresuid(uid, uid, uid)
-                os.kill(-1, signal.SIGKILL)
-            finally:
-                os._exit(0)
-        os.waitpid(pid, 0)
+        # subprocess (not os.fork) because the engine is threaded; the kill binary becomes uid and
+        # kill(-1) spares only itself.
+        try:
+            subprocess.run(
+                [kill, "-KILL", "-1"], user=uid, group=uid, extra_groups=[], capture_output=True, timeout=10
+            )
+        except (OSError, subprocess.SubprocessError):
+            _fork_kill(uid)
         time.sleep(0.01)
     return not processes_of_uid(uid)
+
+
+def _fork_kill(uid: int) -> None:
+    """Fallback without a kill binary: a forked child becomes ``uid`` and calls kill(-1, SIGKILL)."""
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - child
+        try:
+            os.setgroups([])
+            os.setresgid(uid, uid, uid)
+            os.setresuid(uid, uid, uid)
+            os.kill(-1, signal.SIGKILL)
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
