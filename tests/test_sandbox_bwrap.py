@@ -479,3 +479,75 @@ def test_older_bubblewrap_gets_a_command_line_it_understands(sandbox_factory, mo
     for option in bw.OPTIONAL_OPTIONS:
         assert option not in inner
     assert "--seccomp" in inner  # nested user namespaces are still refused by the filter
+
+
+SYSTEM_PYTHON = Path("/usr/bin/python3")
+
+
+def _system_python_matches() -> bool:
+    if not SYSTEM_PYTHON.exists():
+        return False
+    r = subprocess.run(
+        [SYSTEM_PYTHON, "-c", "import sys; print(sys.version_info[:2])"], capture_output=True, text=True
+    )
+    return r.stdout.strip() == str(sys.version_info[:2])
+
+
+@pytest.mark.skipif(
+    not ROOT or not _system_python_matches(),
+    reason="needs root (to become an ordinary user) and a system Python of the venv's version",
+)
+def test_unprivileged_grader_uses_its_own_uid():
+    """A student on a laptop: the grader is not root, so no uid slot, no staging, no cgroup.
+
+    The grader runs as nobody with the system Python (the venv's interpreter sits under /root,
+    which nobody cannot read) and the venv's packages on sys.path.
+    """
+    site = Path(sys.prefix) / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}" / "site-packages"
+    script = textwrap.dedent(
+        f"""
+        import json, os, subprocess, sys, tempfile
+        sys.path[:0] = [{str(REPO)!r}, {str(site)!r}]
+        from pathlib import Path
+        from grader.sandbox import Limits, SandboxConfig
+        from grader.sandbox.bwrap import BwrapSandbox
+        t = Path(tempfile.mkdtemp())
+        (t / "w").mkdir(); (t / "i").mkdir(mode=0o700)
+        sb = BwrapSandbox(SandboxConfig(workdir=t / "w", ipc_dir=t / "i", data_dir=None,
+                                        limits=Limits(memory_mb=512, max_processes=32)))
+        sb.prepare()
+        code = '''
+        import errno, json, os, socket
+        out = {{"uid": os.getuid()}}
+        try:
+            socket.socket()
+        except OSError as e:
+            out["socket"] = errno.errorcode[e.errno]
+        try:
+            block = bytearray(b"x") * (1 << 30)
+        except MemoryError:
+            out["memory"] = "MemoryError"
+        print(json.dumps(out))
+        '''
+        import textwrap
+        r = subprocess.run(sb.wrap([sys.executable, "-c", textwrap.dedent(code)]), env=sb.environment(),
+                           capture_output=True, text=True, timeout=120)
+        sb.cleanup()
+        print(json.dumps({{"rc": r.returncode, "inside": r.stdout.strip(), "err": r.stderr[-2000:],
+                          "mechanisms": sb.mechanisms, "notes": sb.notes}}))
+        """
+    )
+    r = subprocess.run(
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", str(SYSTEM_PYTHON), "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd="/tmp",
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert out["rc"] == 0, out["err"]
+    assert json.loads(out["inside"]) == {"uid": 65534, "socket": "EAFNOSUPPORT", "memory": "MemoryError"}
+    assert out["mechanisms"]["memory"].startswith("rlimit-as")
+    assert out["mechanisms"]["uid"] == "65534 (the grader user)"
+    assert any("not root" in n for n in out["notes"])

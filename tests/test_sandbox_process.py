@@ -168,3 +168,24 @@ def test_launcher_failure_exits_125_with_a_clear_line(tmp_path):
     )
     assert r.returncode == EXIT_LAUNCH_FAILED
     assert r.stderr.startswith("sandbox launcher:")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="chown needs root")
+def test_launcher_chown_is_one_level_and_follows_no_symlink(tmp_path):
+    from grader.sandbox.launch import chown_dir
+
+    secret = tmp_path / "secret"
+    secret.write_text("root's")
+    run = tmp_path / "run"
+    (run / "sub").mkdir(parents=True)
+    (run / "sub" / "deep.txt").write_text("x")
+    (run / "conn.json").write_text("{}")
+    (run / "link").symlink_to(secret)
+    chown_dir(str(run), 70030, 70030)
+    assert run.stat().st_uid == 70030
+    assert (run / "conn.json").stat().st_uid == 70030
+    assert (run / "link").lstat().st_uid == 70030  # the link itself
+    assert secret.stat().st_uid == 0  # never its target
+    assert (run / "sub" / "deep.txt").stat().st_uid == 0  # one level only
+    with pytest.raises(OSError):
+        chown_dir(str(run / "link"), 70030, 70030)  # a symlink in place of the directory is refused

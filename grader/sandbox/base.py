@@ -54,6 +54,9 @@ class Sandbox(Protocol):
 
     name: str
     isolated: bool  # False for the process backend: it says so in logs and results
+    # Added after the first version; callers read them with getattr(..., default) for old backends:
+    notes: list[str]  # caveats for the RunRecord ("does not isolate", "memory limited by RLIMIT_AS")
+    mechanisms: dict[str, str]  # which mechanism enforces each limit: {"memory": "cgroup v1 memory", ...}
 
     def prepare(self) -> None:
         """Allocate the run's uid/cgroup, chown the per-run directories."""
@@ -66,6 +69,10 @@ class Sandbox(Protocol):
 
     def peak_memory_mb(self) -> float | None:
         """Peak memory of the run so far, where the backend can measure it (cgroup), else None."""
+
+    def limits_fired(self) -> list[dict]:
+        """Limits the backend saw fire ({"limit": "memory" | "processes", "message": ...}), where
+        it can tell (cgroup counters); [] otherwise. Optional: read with getattr."""
 
     def kill_all(self) -> None:
         """Kill every process of the run (the watchdog's hammer). Idempotent."""
