@@ -179,6 +179,8 @@ def ensure_data(assignment: Assignment, data_dir: Path | None = None, profile: s
     staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{profile}.building-"))
     try:
         build_data(assignment, staging, profile=profile)
+        if _is_current(assignment, spec, target):  # another process finished first
+            return target
         if target.exists():  # stale: move it aside first (a rename onto a full directory fails)
             retired = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{profile}.stale-"))
             try:
