@@ -142,10 +142,10 @@ SOURCES: dict[str, dict] = {
             "written = 0\n"
             "block = b'x' * (4 * 1024 * 1024)\n"
             "for target in ('filler', '/tmp/filler', '/dev/shm/filler'):\n"
-            "    for n in range(40):  # bounded at 40 files x 160 MiB per place\n"
+            "    for n in range(40):  # bounded: 40 files x 48 MiB (each under the file-size limit)\n"
             "        try:\n"
             "            with open(f'{target}-{n}', 'wb') as handle:\n"
-            "                for _ in range(40):\n"
+            "                for _ in range(12):\n"
             "                    handle.write(block)\n"
             "                    written += len(block)\n"
             "        except OSError as exc:\n"
@@ -251,7 +251,8 @@ SOURCES: dict[str, dict] = {
         "try:\n"
         "    for line in open('/proc/net/unix').read().splitlines()[1:]:\n"
         "        path = line.split()[-1] if len(line.split()) > 7 else ''\n"
-        "        if path.startswith('/') and 'grader' in path and not path.startswith(os.environ.get('JPY_IPC_DIR', '//')):\n"
+        "        # another run's kernel sockets (this run's own are in grader-run-net_loopback-*)\n"
+        "        if path.startswith('/') and 'grader-run-' in path and 'grader-run-net_loopback-' not in path:\n"
         "            leaks.append('unix socket visible: ' + path)\n"
         "except OSError:\n"
         "    pass"
@@ -269,13 +270,18 @@ SOURCES: dict[str, dict] = {
     ),
     "read_home": snoop(
         read_files(["/root/*", "/root/.*", "/home/*/*", "/home/*/.*", "/root/.cache/**/*"], limit=50)
-        + "for d in ('/root', '/home', '/work'):\n"
+        + "import sys\n"
+        "# what the kernel needs (the Python install, the venv) may be visible; anything else is a leak\n"
+        "needed = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, os.path.expanduser('~'))}\n"
+        "for d in ('/root', '/home', '/work', os.path.dirname(os.path.realpath(sys.prefix))):\n"
         "    try:\n"
         "        names = os.listdir(d)\n"
-        "        if names and d != os.path.expanduser('~'):\n"
-        "            leaks.append(f'listed {d}: {names[:10]}')\n"
         "    except OSError:\n"
-        "        pass"
+        "        continue\n"
+        "    for name in names:\n"
+        "        full = os.path.join(d, name)\n"
+        "        if not any(n == full or n.startswith(full + '/') for n in needed):\n"
+        "            leaks.append(f'listed {full}')"
     ),
     "read_canary_tmp": snoop(
         read_files(
@@ -358,12 +364,11 @@ SOURCES: dict[str, dict] = {
         "            continue\n"
         "        if 'grader' in cmd and 'ipykernel' not in cmd and 'launch' not in cmd:\n"
         "            leaks.append(f'pid {pid}: {cmd[:200]}')\n"
-        "try:\n"
-        "    root = os.listdir('/proc/1/root')\n"
-        "    if 'work' in root:\n"
-        "        leaks.append('host root via /proc/1/root')\n"
-        "except OSError:\n"
-        "    pass"
+        "# the host's file system through another process's root (the sandbox's own pid 1 is fine)\n"
+        "for pid in os.listdir('/proc'):\n"
+        "    for probe in ('/etc/shadow', " + repr(str(REPO / "grader" / "__init__.py")) + "):\n"
+        "        if pid.isdigit() and os.path.exists(f'/proc/{pid}/root{probe}'):\n"
+        "            leaks.append(f'host file {probe} via /proc/{pid}/root')"
     ),
     "write_public_data": snoop(
         "d = os.environ.get('ASSIGNMENT_DATA', '/assignment/data')\n"
