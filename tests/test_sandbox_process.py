@@ -189,3 +189,18 @@ def test_launcher_chown_is_one_level_and_follows_no_symlink(tmp_path):
     assert (run / "sub" / "deep.txt").stat().st_uid == 0  # one level only
     with pytest.raises(OSError):
         chown_dir(str(run / "link"), 70030, 70030)  # a symlink in place of the directory is refused
+
+
+def test_recycled_pid_is_never_killed(tmp_path):
+    from grader.sandbox.common import read_pid
+    from grader.sandbox.launch import process_start_time
+
+    me = os.getpid()
+    (tmp_path / "pid").write_text(f"{me} {process_start_time(me)}")
+    assert read_pid(tmp_path) == me  # still the process the launcher recorded
+    (tmp_path / "pid").write_text(f"{me} {process_start_time(me) - 1}")
+    assert read_pid(tmp_path) is None  # same number, another process: hands off
+    (tmp_path / "pid").write_text("4194303 12345")  # no such process: safe as a group id
+    assert read_pid(tmp_path) == 4194303
+    (tmp_path / "pid").write_text("garbage")
+    assert read_pid(tmp_path) is None

@@ -110,13 +110,26 @@ def make_state_dir() -> Path:
 
 
 def read_pid(state_dir: Path | None) -> int | None:
-    """The launcher's pid (the sandbox's top process after exec), if it got that far."""
+    """The launcher's pid (the sandbox's top process after exec, a process-group leader), unless
+    that number now belongs to another process.
+
+    The launcher records its start time beside its pid. Same start time: still ours. No process
+    with that pid: the number is still safe as a process group id, because Linux does not recycle
+    a pid while any process uses it as its group id (orphaned members of our group keep it). A
+    process with another start time: recycled, so our group is empty; None, so kill_all never
+    hits a stranger.
+    """
+    from .launch import process_start_time
+
     if state_dir is None:
         return None
     try:
-        return int((state_dir / "pid").read_text().strip())
+        pid_text, _, start_text = (state_dir / "pid").read_text().strip().partition(" ")
+        pid, start = int(pid_text), int(start_text)
     except (OSError, ValueError):
         return None
+    now = process_start_time(pid)
+    return pid if now is None or now == start else None
 
 
 def kill_process_group(pid: int | None) -> None:

@@ -46,7 +46,7 @@ PR_SET_NO_NEW_PRIVS = 38
 USAGE = """usage: launch.py [options] -- ARGV...
   --rlimit NAME=VALUE     NAME in as,nproc,fsize,nofile,cpu,core; VALUE bytes/count or 'unlimited'
   --cgroup DIR            move this process into cgroup DIR (writes DIR/cgroup.procs)
-  --pid-file PATH         write this process's pid (the pid of ARGV after exec)
+  --pid-file PATH         write "PID STARTTIME" of this process (ARGV's after exec)
   --chdir DIR             change directory before exec
   --new-session           setsid(): own session and process group (kill_all kills the group)
   --die-with-parent       SIGKILL when the parent dies (PR_SET_PDEATHSIG)
@@ -60,6 +60,16 @@ USAGE = """usage: launch.py [options] -- ARGV...
 
 class LaunchError(Exception):
     """A launcher step failed; the message says which and why."""
+
+
+def process_start_time(pid: int) -> int | None:
+    """Start time of ``pid`` in clock ticks since boot (/proc/PID/stat field 22): with the pid, it
+    names one process for good, so a recycled pid is never mistaken for ours."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def _ids(spec: str, option: str) -> tuple[int, int]:
@@ -245,7 +255,7 @@ def launch(opts: dict) -> None:
             raise LaunchError(f"chown {path}: {e}") from None
     if opts["pid_file"]:
         with open(opts["pid_file"], "w") as f:
-            f.write(str(os.getpid()))
+            f.write(f"{os.getpid()} {process_start_time(os.getpid())}")
     if opts["new_session"]:
         os.setsid()
     if opts["die_with_parent"]:
