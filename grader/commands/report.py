@@ -59,8 +59,15 @@ def load_or_fail(out_dir: Path) -> list[dict[str, Any]]:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="A Canvas gradebook export, to match students to Canvas ids in canvas.csv.",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Render in this many processes.",
+)
 def report(
-    out_dir: Path, assignment_name: str | None, canvas_column: str | None, roster: Path | None
+    out_dir: Path, assignment_name: str | None, canvas_column: str | None, roster: Path | None, workers: int
 ) -> None:
     """Re-render DIR/feedback/*, DIR/summary.html, grades.csv, canvas.csv and gradescope/ from DIR/results."""
     from grader.exports import ExportError
@@ -78,6 +85,7 @@ def report(
             expected=load_expected(assignment),
             canvas_column=canvas_column,
             roster=roster,
+            workers=workers,
         )
     except (ReportError, ExportError) as exc:
         raise click.ClickException(str(exc)) from exc

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,18 +38,31 @@ def publish(
     expected: dict[str, Any] | None = None,
     canvas_column: str | None = None,
     roster: Path | None = None,
+    workers: int = 1,
 ) -> Published:
-    """Write OUT/feedback/<id>.html|md, OUT/summary.html, grades.csv, canvas.csv, gradescope/."""
+    """Write OUT/feedback/<id>.html|md, OUT/summary.html, grades.csv, canvas.csv, gradescope/.
+
+    ``workers`` > 1 renders the per-student pages in that many processes (plots dominate the
+    time and matplotlib holds the GIL, so threads would not help).
+    """
     from grader.exports import write_all
     from grader.report import render_student, render_summary
 
     out_dir = Path(out_dir)
     done = Published()
     start = time.perf_counter()
-    for result in results:
-        done.feedback[result["id"]] = render_student(
-            result, out_dir, assignment=assignment, expected=expected
-        )
+    if workers > 1 and len(results) > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        render = partial(render_student, out_dir=out_dir, assignment=assignment, expected=expected)
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            for result, paths in zip(results, pool.map(render, results, chunksize=4), strict=True):
+                done.feedback[result["id"]] = paths
+    else:
+        for result in results:
+            done.feedback[result["id"]] = render_student(
+                result, out_dir, assignment=assignment, expected=expected
+            )
     done.render_s = time.perf_counter() - start
     done.summary = render_summary(results, out_dir, assignment=assignment)
     done.exports = write_all(results, out_dir, canvas_column=canvas_column, roster=roster)
