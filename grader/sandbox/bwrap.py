@@ -38,6 +38,7 @@ from .common import (
     MIB,
     SandboxError,
     absolute_command,
+    backstop_address_space_mb,
     environment,
     kill_process_group,
     launcher_argv,
@@ -144,6 +145,10 @@ class BwrapSandbox:
         lim = self.config.limits
         if cg is not None and cg.memory is not None:
             self.mechanisms["memory"] = f"cgroup v{cg.version} memory ({lim.memory_mb} MiB)"
+            if self.gpu is None:
+                self.mechanisms["memory"] += (
+                    f" + rlimit-as backstop ({backstop_address_space_mb(lim.memory_mb)} MiB of address space)"
+                )
         elif self.gpu is not None:
             self.mechanisms["memory"] = "none (GPU job: CUDA needs a large address space; no cgroup)"
             self.notes.append("GPU job without a memory cgroup: host memory is not limited")
@@ -280,15 +285,21 @@ class BwrapSandbox:
                     sources[host] = str(state / "stage" / str(i))
                     launch += ["--stage", host, str(i)]
             (state / "stage").mkdir(exist_ok=True)
-        launch += rlimit_args(self.config.limits, address_space=self._use_rlimit_as(), nproc=self._nproc())
+        launch += rlimit_args(
+            self.config.limits, address_space_mb=self._address_space_mb(), nproc=self._nproc()
+        )
         if self._root:
             launch += ["--user", f"{self.uid}:{self.gid}"]
         launch += ["--no-new-privs", "--", *self.bwrap_args(argv, sources)]
         return launch
 
-    def _use_rlimit_as(self) -> bool:
-        has_cgroup = self._cgroups is not None and self._cgroups.memory is not None
-        return self.gpu is None and not has_cgroup
+    def _address_space_mb(self) -> int | None:
+        """RLIMIT_AS: none for GPU jobs, a backstop beside a memory cgroup, else the limit itself."""
+        if self.gpu is not None:
+            return None
+        if self._cgroups is not None and self._cgroups.memory is not None:
+            return backstop_address_space_mb(self.config.limits.memory_mb)
+        return self.config.limits.memory_mb
 
     # -- the rest of the protocol -----------------------------------------------------------------
 

@@ -37,16 +37,28 @@ def absolute_command(argv: list[str]) -> list[str]:
     return [os.path.abspath(found), *argv[1:]]
 
 
-def rlimit_args(limits: Limits, *, address_space: bool, nproc: int | None) -> list[str]:
-    """``--rlimit`` options for the launcher. ``address_space=False`` for GPU jobs and cgroup memory."""
+def backstop_address_space_mb(memory_mb: int) -> int:
+    """RLIMIT_AS beside an enforcing memory cgroup: 2 x the limit + 1 GiB.
+
+    The cgroup enforces the real limit, but only once pages are touched (a 4 GiB array under a
+    1 GiB limit is killed after filling 1 GiB). This backstop refuses an impossible allocation at
+    once with a MemoryError the student can read, and leaves room for address space that threads
+    and libraries reserve without touching (malloc arenas, stacks: ~1.4 GiB for torch + sklearn).
+    """
+    return 2 * memory_mb + 1024
+
+
+def rlimit_args(limits: Limits, *, address_space_mb: int | None, nproc: int | None) -> list[str]:
+    """``--rlimit`` options for the launcher; no address-space limit when ``address_space_mb`` is None
+    (GPU jobs: CUDA reserves huge address ranges)."""
     args = [
         f"fsize={limits.file_size_mb * MIB}",
         f"nofile={limits.open_files}",
         f"cpu={int(limits.cpu_seconds)}",
         "core=0",
     ]
-    if address_space:
-        args.append(f"as={limits.memory_mb * MIB}")
+    if address_space_mb is not None:
+        args.append(f"as={address_space_mb * MIB}")
     if nproc is not None:
         args.append(f"nproc={nproc}")
     out: list[str] = []

@@ -90,7 +90,11 @@ class ProcessSandbox:
             raise RuntimeError("prepare() must be called before wrap()")
         return [
             *launcher_argv(),
-            *rlimit_args(self.config.limits, address_space=self.config.gpu is None, nproc=self._nproc),
+            *rlimit_args(
+                self.config.limits,
+                address_space_mb=self.config.limits.memory_mb if self.config.gpu is None else None,
+                nproc=self._nproc,
+            ),
             "--pid-file",
             str(self._state / "pid"),
             "--chdir",
