@@ -19,7 +19,10 @@ def _runtime(result: dict[str, Any]) -> float | None:
     """Notebook wall time; the grader's total time when the notebook never ran."""
     telemetry = result.get("telemetry") if isinstance(result.get("telemetry"), dict) else {}
     timings = result.get("timings") if isinstance(result.get("timings"), dict) else {}
-    return ev.number(telemetry.get("wall_s")) or ev.number(timings.get("total_s"))
+    for value in (ev.number(telemetry.get("wall_s")), ev.number(timings.get("total_s"))):
+        if value is not None and value > 0:
+            return value
+    return None  # never ran (not a notebook, grader failure before the kernel started)
 
 
 def item_stats(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
