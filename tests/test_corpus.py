@@ -170,13 +170,13 @@ def grader_command(paths: list[Path], out: Path, data: Path) -> tuple[list[str],
         help_text = ""
     wanted = {
         "--timeout": limits["cell_timeout"],
-        "--notebook-timeout": limits["notebook_timeout"],
+        "--notebook-timeout": 300,  # the CLI has no --harvest-timeout: its 120 s must fit
         "--memory-mb": limits["memory_mb"],
         "--max-processes": limits["max_processes"],
         "--file-size-mb": limits["file_size_mb"],
         "--harvest-timeout": limits["harvest_timeout"],
     }
-    essential = ("--timeout", "--memory-mb", "--harvest-timeout")
+    essential = ("--timeout", "--memory-mb")
     if "--out" in help_text and all(re.search(rf"{opt}\b", help_text) for opt in essential):
         cmd = [str(GRADER), "grade", *map(str, paths), "--assignment", str(RUBRIC), "--out", str(out)]
         cmd += ["--data", str(data), "--workers", "2"]
@@ -529,17 +529,59 @@ def test_nothing_reached_the_loopback_listener(corpus: CorpusRun) -> None:
 # guarantee 3: no secret content in any output
 
 
-@needs_bwrap
-def test_no_canary_in_any_output(corpus: CorpusRun) -> None:
-    hits = []
-    for path in sorted(corpus.out.rglob("*")):
+def canary_hits(run: CorpusRun) -> dict[str | None, list[str]]:
+    """Canaries found under OUT, by the submission id a file (or results.jsonl line) belongs to.
+
+    None collects files that belong to no single submission (summary.html, grades.csv, ...).
+    """
+    ids = sorted(run.by_id, key=len, reverse=True)
+    hits: dict[str | None, list[str]] = {}
+
+    def owner(path: Path) -> str | None:
+        relative = path.relative_to(run.out)
+        names = [relative.parts[1] if len(relative.parts) > 2 else path.stem] if relative.parts else []
+        for name in names:
+            for sub_id in ids:
+                if name == sub_id or name.startswith(sub_id + "."):
+                    return sub_id
+        return None
+
+    for path in sorted(run.out.rglob("*")):
         if not path.is_file():
             continue
         data = path.read_bytes()
-        for what, canary in corpus.canaries.items():
-            if canary.encode() in data:
-                hits.append(f"{path.relative_to(corpus.out)}: {what}")
-    assert not hits, "secret content reached the outputs:\n" + "\n".join(hits)
+        if path.name == "results.jsonl":
+            pieces = [
+                (json.loads(line).get("id"), line.encode()) for line in data.decode().splitlines() if line
+            ]
+        else:
+            pieces = [(owner(path), data)]
+        for sub_id, chunk in pieces:
+            for what, canary in run.canaries.items():
+                if canary.encode() in chunk:
+                    hits.setdefault(sub_id, []).append(f"{path.relative_to(run.out)}: {what}")
+    return hits
+
+
+@needs_bwrap
+def test_no_canary_in_any_output(corpus: CorpusRun) -> None:
+    """Inputs with a known leak (``leak_xfail`` in expected.yaml) are checked on their own below."""
+    known = {name for name, spec in EXPECTED.items() if spec.get("leak_xfail")}
+    hits = {k: v for k, v in canary_hits(corpus).items() if k not in known}
+    assert not hits, f"secret content reached the outputs: {hits}"
+
+
+@needs_bwrap
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=spec["leak_xfail"]))
+        for name, spec in EXPECTED.items()
+        if spec.get("leak_xfail")
+    ],
+)
+def test_no_canary_from_known_leaky_input(corpus: CorpusRun, name: str) -> None:
+    assert canary_hits(corpus).get(name) is None, canary_hits(corpus).get(name)
 
 
 # ---------------------------------------------------------------------------------------------

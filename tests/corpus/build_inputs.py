@@ -142,15 +142,16 @@ SOURCES: dict[str, dict] = {
             "written = 0\n"
             "block = b'x' * (4 * 1024 * 1024)\n"
             "for target in ('filler', '/tmp/filler', '/dev/shm/filler'):\n"
-            "    for n in range(40):  # bounded: 40 files x 48 MiB (each under the file-size limit)\n"
+            "    for n in range(30):  # bounded: 30 files x 48 MiB (each under the file-size limit)\n"
             "        try:\n"
             "            with open(f'{target}-{n}', 'wb') as handle:\n"
             "                for _ in range(12):\n"
             "                    handle.write(block)\n"
             "                    written += len(block)\n"
             "        except OSError as exc:\n"
-            "            print(target, n, 'stopped:', exc)\n"
+            "            print(target, n, 'stopped:', exc, flush=True)\n"
             "            break\n"
+            "        print(target, 'total MB', written >> 20, flush=True)\n"
             "print('WROTE_MB', written >> 20)"
         )
     ),
