@@ -11,6 +11,7 @@ import copy
 import csv
 import io
 import math
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -191,7 +192,23 @@ def apply_marks(
         doc = updated.setdefault(mark.student, copy.deepcopy(by_id[mark.student]))
         item = next(i for i in doc["items"] if isinstance(i, dict) and i.get("id") == mark.item)
         _apply_one(doc, item, mark, stamp)
+    for doc in updated.values():
+        doc["message"] = refresh_message(doc)
     return list(updated.values()), sorted(updated)
+
+
+_SCORE_PREFIX = re.compile(r"^\d+(?:\.\d+)? of (\d+(?:\.\d+)?) points")
+_PENDING_CLAUSE = re.compile(r"\d+(?:\.\d+)? points of written answers await a person")
+
+
+def refresh_message(doc: dict[str, Any]) -> str:
+    """The scorer's summary ("71.5 of 100 points (...; 20 points of written answers await a
+    person)") with the score and pending points brought up to date; other messages unchanged."""
+    message = doc.get("message") if isinstance(doc.get("message"), str) else ""
+    message = _SCORE_PREFIX.sub(lambda m: f"{_num(doc.get('score')):g} of {m.group(1)} points", message)
+    pending = _num(doc.get("pending_manual"))
+    clause = f"{pending:g} points of written answers await a person" if pending else "written answers marked"
+    return _PENDING_CLAUSE.sub(clause, message)
 
 
 def _apply_one(doc: dict[str, Any], item: dict[str, Any], mark: Mark, stamp: str) -> None:

@@ -107,6 +107,7 @@ def test_merge_moves_items_from_pending_and_rerenders_everything(out: Path) -> N
     assert (item["status"], item["points"], item["message"]) == ("partial", 15.0, "Good; mention bias.")
     assert item["evidence"]["manual"]["points"] == 15.0 and item["evidence"]["answer"].startswith("Each tree")
     assert (alice["score"], alice["pending_manual"], alice["auto_score"]) == (88.9, 0.0, 73.9)
+    assert alice["message"] == "all cells ran"  # not the scorer's summary format: left alone
     part1 = alice["parts"][0]
     assert (part1["score"], part1["pending_manual"]) == (24.4, 0.0)
     bob = doc(out, "bob")
@@ -220,3 +221,16 @@ def test_write_pending_csv_round_trips_through_merge(out: Path) -> None:
         writer.writerows(rows)
     assert merge(out, target).merged == 3
     assert all(d["pending_manual"] == 0 for d in load_results(out))
+
+
+def test_refresh_message_updates_the_scorers_summary() -> None:
+    from grader.manual import refresh_message
+
+    doc = {
+        "score": 88.9,
+        "pending_manual": 0,
+        "message": "73.9 of 100 points (including 4 extra credit; 20 points of written answers await a person)",
+    }
+    assert refresh_message(doc) == "88.9 of 100 points (including 4 extra credit; written answers marked)"
+    doc["pending_manual"] = 5
+    assert refresh_message(doc).endswith("; 5 points of written answers await a person)")
