@@ -22,6 +22,7 @@ def write_json_atomic(path: Path, document: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's 0600 would hide results from the course staff
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(document, handle, indent=1, sort_keys=False, default=_jsonable)
             handle.flush()
@@ -30,6 +31,12 @@ def write_json_atomic(path: Path, document: Any) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _jsonable(value: Any) -> Any:
@@ -105,6 +112,7 @@ def rebuild_jsonl(out_dir: Path) -> Path:
     with _locked(out_dir):
         lines = [json.dumps(doc, sort_keys=False, default=_jsonable) for doc in load_results(out_dir)]
         fd, tmp = tempfile.mkstemp(prefix=".results.jsonl.", dir=out_dir)
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write("\n".join(lines) + ("\n" if lines else ""))
             handle.flush()
