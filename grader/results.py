@@ -34,7 +34,14 @@ def write_json_atomic(path: Path, document: Any) -> None:
 
 
 def _umask() -> int:
-    mask = os.umask(0)
+    """The process umask, read without the set-and-restore race of os.umask where Linux allows."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
     os.umask(mask)
     return mask
 
