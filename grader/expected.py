@@ -62,8 +62,11 @@ def summarise(values: list[Any]) -> dict[str, Any]:
             "n": len(values),
         }
     numbers = [float(v) for v in values]
-    mean = sum(numbers) / len(numbers)
-    var = sum((x - mean) ** 2 for x in numbers) / (len(numbers) - 1) if len(numbers) > 1 else 0.0
+    if min(numbers) == max(numbers):  # no noise at all: avoid a rounding-error "standard deviation"
+        mean, var = numbers[0], 0.0
+    else:
+        mean = sum(numbers) / len(numbers)
+        var = sum((x - mean) ** 2 for x in numbers) / (len(numbers) - 1)
     return {
         "mean": mean,
         "std": math.sqrt(var),
@@ -351,4 +354,6 @@ def summarise_kept(assignment: Assignment, keep_dir: Path, data_dir: Path) -> di
     runs.sort(key=lambda pair: pair[0])
     template_path = run_dir / "template.json"
     template_run = json.loads(template_path.read_text(encoding="utf-8")) if template_path.is_file() else None
-    return summarise_runs(assignment, runs, Path(data_dir), template_run=template_run)
+    expected = summarise_runs(assignment, runs, Path(data_dir), template_run=template_run)
+    expected["provenance"]["runs_reused_from"] = str(Path(keep_dir).resolve())
+    return expected
