@@ -192,3 +192,27 @@ def test_available_backends_and_auto(tmp_path):
     assert "process" in backends
     sb = make_sandbox("auto", SandboxConfig(workdir=tmp_path, ipc_dir=tmp_path, data_dir=None))
     assert sb.name == ("bwrap" if "bwrap" in backends else "process")
+
+
+def test_cgroup_v2_under_a_delegated_root_is_set_up_and_read(tmp_path, monkeypatch):
+    """Bookkeeping only (this machine runs cgroup v1): files written, counters read back."""
+    (tmp_path / "cgroup.controllers").write_text("cpu memory pids\n")
+    monkeypatch.setenv("ML_AUTOGRADER_CGROUP_ROOT", str(tmp_path))
+    cg = create_run_cgroups("mlag-v2", 768, 50, controllers={"memory", "pids"})
+    assert cg is not None and cg.version == 2
+    assert cg.memory == cg.pids == tmp_path / "mlag-v2"
+    assert (cg.memory / "memory.max").read_text() == str(768 << 20)
+    assert (cg.pids / "pids.max").read_text() == "50"
+    assert cg.dirs() == [tmp_path / "mlag-v2"]
+    (cg.memory / "memory.events").write_text("low 0\nhigh 0\nmax 12\noom 1\noom_kill 1\n")
+    (cg.memory / "memory.peak").write_text(str(700 << 20))
+    (cg.pids / "pids.events").write_text("max 0\n")
+    assert [f["limit"] for f in cg.limits_fired()] == ["memory"]
+    assert cg.peak_memory_mb() == 700.0
+
+
+def test_make_sandbox_names_each_backend(tmp_path):
+    cfg = SandboxConfig(workdir=tmp_path, ipc_dir=tmp_path, data_dir=None)
+    assert make_sandbox("process", cfg).name == "process"
+    assert make_sandbox("docker", cfg).name == "docker"
+    assert make_sandbox("podman", cfg).name == "podman"
