@@ -57,7 +57,6 @@ log = logging.getLogger(__name__)
 SECCOMP_FD = 10
 # Host /etc files the kernel's libraries read; nothing secret (no shadow, no ssh, no credentials).
 ETC_ALLOW = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "nsswitch.conf", "fonts", "mime.types")
-SHM_MB = 64
 
 
 def _python_roots() -> list[Path]:
@@ -255,7 +254,8 @@ class BwrapSandbox:
             if host.is_symlink():
                 args += ["--symlink", os.readlink(host), f"/{top}"]
         args += ["--dev", "/dev", "--proc", "/proc"]
-        for size_mb, path in ((lim.tmpfs_mb, "/tmp"), (SHM_MB, "/dev/shm")):
+        # /dev/shm is where DataLoader workers and multiprocessing pass arrays; sized like /tmp.
+        for size_mb, path in ((lim.tmpfs_mb, "/tmp"), (lim.tmpfs_mb, "/dev/shm")):
             if "--perms" in has:
                 args += ["--perms", "1777"]
             if "--size" in has:
