@@ -568,6 +568,7 @@ async def _harvest(runner: _Runner, assignment: Any, data_dir: Path, public_only
             inside_home,
             public_only=public_only,
             max_items=max(1000, limits.answer_bytes // 4),
+            answer_bytes=limits.answer_bytes,
         )
     except (harvest_mod.HarvestError, OSError) as exc:
         result.update(status="failed", message=f"harvest could not start: {exc}")
@@ -663,7 +664,7 @@ async def _run_stage(
         ename = str(reply["content"].get("ename", "error"))[:100]
         return {"status": "error", "message": f"harvest: the harvest code failed in the kernel ({ename})"}
     try:
-        document = harvest_mod.read_stage_output(plan.host_dir, stage.out_file, runner.limits.answer_bytes)
+        document = harvest_mod.read_stage_output(plan.host_dir, stage.out_file, stage.max_bytes)
         if stage.name == "answers":
             return {
                 "status": "ok",
@@ -819,6 +820,8 @@ async def _drive(
                 record["kernel_log"] = log_text[-4000:]
             return
         await runner.run_cells()
+        # the notebook's budget ends with its cells; the harvest has its own (harvest_timeout)
+        watchdog.cancel()
         if not runner.state.watchdog_fired and not runner.state.kernel_dead:
             free_text = record["harvest"].get("free_text", {})
             record["harvest"] = await _harvest(runner, assignment, data_dir, public_only)

@@ -38,6 +38,7 @@ class Stage:
     name: str  # "answers" or "<model>/<input>"
     config: dict[str, Any]
     out_file: str  # file name inside the harvest directory
+    max_bytes: int = 2_000_000  # the most the stage's output file may hold
     model: str | None = None
     input: str | None = None
 
@@ -99,10 +100,12 @@ def plan_harvest(
     *,
     public_only: bool = False,
     max_items: int = 250_000,
+    answer_bytes: int = 2_000_000,
 ) -> HarvestPlan:
     """Stage the input files into ``workdir`` and list the kernel requests to make.
 
-    ``inside_home`` is where the kernel sees ``workdir``. Hidden input sets are skipped when
+    ``inside_home`` is where the kernel sees ``workdir``. Each answer (and each prediction set)
+    may take ``answer_bytes`` as JSON; ``Stage.max_bytes`` bounds the file read back. Hidden input sets are skipped when
     ``public_only``; a label file is copied only when it lives under ``public/``.
     """
     token = secrets.token_hex(12)
@@ -124,6 +127,7 @@ def plan_harvest(
                     n for n, a in assignment.answers.items() if (a or {}).get("type") in DESCRIBED_TYPES
                 ],
                 "max_items": max_items,
+                "max_bytes": answer_bytes,
             },
         )
     )
@@ -170,6 +174,8 @@ def plan_harvest(
             )
     for stage in plan.stages:
         stage.config["out"] = f"{inside_dir}/{stage.out_file}"
+        names = len(stage.config.get("names", [])) or 1
+        stage.max_bytes = answer_bytes * names + 64 * 1024
     return plan
 
 

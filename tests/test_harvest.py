@@ -93,6 +93,13 @@ def test_harvest_answers_statuses():
     assert answers["f"] == {"status": "ok", "value": {"type": "function", "callable": True}}
 
 
+def test_harvest_answers_refuses_answers_over_the_byte_limit():
+    config = {"names": ["long", "short"], "max_items": 10_000, "max_bytes": 100}
+    answers = KERNEL["harvest_answers"]({"long": "x" * 200, "short": [1.5] * 10}, config)["answers"]
+    assert answers["long"]["status"] == "refused" and "too large (202 bytes" in answers["long"]["message"]
+    assert answers["short"] == {"status": "ok", "value": [1.5] * 10}
+
+
 # -- in-kernel adapters --------------------------------------------------------------------------
 
 

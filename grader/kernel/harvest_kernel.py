@@ -134,6 +134,7 @@ class _Silence:
 def harvest_answers(user_ns, config):
     budget_items = int(config["max_items"])
     describe = set(config.get("describe") or ())
+    max_bytes = int(config.get("max_bytes") or 2_000_000)
     answers = {}
     for name in config["names"]:
         if name not in user_ns:
@@ -151,7 +152,11 @@ def harvest_answers(user_ns, config):
             }
             continue
         try:
-            answers[name] = {"status": "ok", "value": plain(value, _Budget(budget_items))}
+            converted = plain(value, _Budget(budget_items))
+            size = len(json.dumps(converted, allow_nan=False))
+            if size > max_bytes:
+                raise Refused(f"too large ({size} bytes as JSON; the limit is {max_bytes})")
+            answers[name] = {"status": "ok", "value": converted}
         except Refused as exc:
             answers[name] = {"status": "refused", "message": str(exc)}
         except RecursionError:
