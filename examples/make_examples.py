@@ -141,14 +141,37 @@ plt.show()
 
 P2_TUNED = _s(
     """
-# Adam + a wider network + a little dropout, smaller batches
+# Adam + a wider network + dropout, and random 1-pixel shifts of each batch (more data for free):
+# without the shifts the validation error stalled around 5%.
+def shifted(batch, generator):
+    dx, dy = torch.randint(-1, 2, (2,), generator=generator).tolist()
+    return torch.roll(batch.reshape(-1, 28, 28), shifts=(dy, dx), dims=(1, 2)).reshape(-1, 784)
+
+
 torch.manual_seed(SEED)
 mnist_model = MLP(hidden=(512, 256), dropout=0.2)
 adam = torch.optim.Adam(mnist_model.parameters(), lr=1e-3)
-tuned_train_losses, tuned_val_losses = train(mnist_model, adam, epochs=15, batch_size=64)
-mnist_model.eval()
-tuned_val_error = evaluate(mnist_model, X_mnist_val, y_mnist_val)[1]
-plot_losses(tuned_train_losses, tuned_val_losses, "Tuned: Adam, 512-256, dropout 0.2")
+epochs = 20
+schedule = torch.optim.lr_scheduler.CosineAnnealingLR(adam, T_max=epochs)
+gen = torch.Generator().manual_seed(SEED)
+tuned_train_losses, tuned_val_losses = [], []
+for epoch in range(epochs):
+    mnist_model.train()
+    order = torch.randperm(len(X_mnist_train), generator=gen)
+    losses = []
+    for start in range(0, len(order), 64):
+        idx = order[start : start + 64]
+        adam.zero_grad()
+        loss = F.cross_entropy(mnist_model(shifted(X_mnist_train[idx], gen)), y_mnist_train[idx])
+        loss.backward()
+        adam.step()
+        losses.append(loss.item())
+    schedule.step()
+    tuned_train_losses.append(float(np.mean(losses)))
+    tuned_val_losses.append(evaluate(mnist_model, X_mnist_val, y_mnist_val)[0])
+
+tuned_val_error = evaluate(mnist_model, X_mnist_val, y_mnist_val)[1]  # evaluate() switches to eval mode
+plot_losses(tuned_train_losses, tuned_val_losses, "Tuned: Adam, 512-256, dropout 0.2, shifts")
 print(f"tuned validation error: {tuned_val_error:.2%}")
 """
 )
@@ -300,13 +323,37 @@ pd.Series(lr_val_errors, index=lr_rates, name="validation error").round(3)
             ),
             "p2-tuned": _s(
                 """
-# Tried: Adam 1e-3 with (128, 64) -> ~9%; (256, 128) -> ~7%; (512, 256) + dropout 0.2 -> best.
+# Tried: Adam 1e-3 with (128, 64) -> ~9%; (512, 256) + dropout 0.2 -> ~5%, stuck there.
+# What helped most: shifting every mini-batch by up to one pixel (data augmentation) + cosine decay.
+def augment(x, generator):
+    \"\"\"Roll a batch of flattened digits by a random (dy, dx) in {-1, 0, 1}^2.\"\"\"
+    dy, dx = torch.randint(-1, 2, (2,), generator=generator).tolist()
+    return torch.roll(x.view(-1, 28, 28), shifts=(dy, dx), dims=(1, 2)).reshape(-1, 784)
+
+
 torch.manual_seed(SEED)
 mnist_model = MLP(hidden=(512, 256), dropout=0.2)
 optimizer = torch.optim.AdamW(mnist_model.parameters(), lr=1e-3, weight_decay=1e-4)
-tuned_train_losses, tuned_val_losses = train(mnist_model, optimizer, epochs=20, batch_size=64)
+scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=20)
+rng = torch.Generator().manual_seed(SEED)
+tuned_train_losses, tuned_val_losses = [], []
+for epoch in range(20):
+    mnist_model.train()
+    permutation = torch.randperm(len(X_mnist_train), generator=rng)
+    running = 0.0
+    for i in range(0, len(permutation), 64):
+        batch = permutation[i : i + 64]
+        optimizer.zero_grad()
+        loss = F.cross_entropy(mnist_model(augment(X_mnist_train[batch], rng)), y_mnist_train[batch])
+        loss.backward()
+        optimizer.step()
+        running += loss.item() * len(batch)
+    scheduler.step()
+    tuned_train_losses.append(running / len(permutation))
+    tuned_val_losses.append(evaluate(mnist_model, X_mnist_val, y_mnist_val)[0])
+
 tuned_val_loss, tuned_val_error = evaluate(mnist_model, X_mnist_val, y_mnist_val)  # leaves eval mode on
-plot_losses(tuned_train_losses, tuned_val_losses, "Tuned MLP (AdamW, 512-256, dropout 0.2)")
+plot_losses(tuned_train_losses, tuned_val_losses, "Tuned MLP (AdamW, 512-256, dropout 0.2, shifts)")
 print(f"validation loss {tuned_val_loss:.3f}, validation error {tuned_val_error:.3%}")
 """
             ),
@@ -329,16 +376,16 @@ scatter_features = ["bill_length_mm", "bill_depth_mm"]
             "p3-models": P3_MODELS,
             "stretch-fit": _s(
                 """
-def fit_image(n_freqs, steps=1000):
+def fit_image(n_freqs, steps=400, hidden=128):
+    \"\"\"Full-batch Adam fit of pixel position -> colour; returns the (H, W, 3) reconstruction.\"\"\"
     torch.manual_seed(SEED)
     inputs = positional_encoding(pixel_coords, n_freqs)
     net = nn.Sequential(
-        nn.Linear(inputs.shape[1], 128), nn.ReLU(),
-        nn.Linear(128, 128), nn.ReLU(),
-        nn.Linear(128, 128), nn.ReLU(),
-        nn.Linear(128, 3), nn.Sigmoid(),
+        nn.Linear(inputs.shape[1], hidden), nn.ReLU(),
+        nn.Linear(hidden, hidden), nn.ReLU(),
+        nn.Linear(hidden, 3), nn.Sigmoid(),
     )
-    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    opt = torch.optim.Adam(net.parameters(), lr=2e-3)
     for step in range(steps):
         opt.zero_grad()
         loss = F.mse_loss(net(inputs), pixel_colours)
@@ -348,9 +395,21 @@ def fit_image(n_freqs, steps=1000):
         return net(inputs).reshape(height, width, 3).numpy()
 
 
+# raw (x, y) first; 400 steps is plenty, it plateaus early
 raw_image = fit_image(0)
-pe_image = fit_image(4)
 raw_psnr = psnr(raw_image, image)
+print(f"raw coordinates: {raw_psnr:.2f} dB")
+"""
+            ),
+        },
+        extra={
+            "stretch-fit": [
+                (
+                    "code",
+                    _s(
+                        """
+# positional encoding: 6 frequencies gave a sharper picture than 4 for me
+pe_image = fit_image(6)
 pe_psnr = psnr(pe_image, image)
 
 fig, axes = plt.subplots(1, 3, figsize=(9, 3))
@@ -360,7 +419,9 @@ for ax, img, title in [(axes[0], image, "original"), (axes[1], raw_image, f"raw 
     ax.axis("off")
 plt.show()
 """
-            ),
+                    ),
+                )
+            ]
         },
         answers={
             "p1_why_boosting": _s(
@@ -444,7 +505,7 @@ sgd_val_error
 # Adam is much faster than SGD. Kept the network small so it trains quickly.
 mnist_model = MLP(hidden=(64,))
 opt = torch.optim.Adam(mnist_model.parameters(), lr=1e-3)
-tuned_train_losses, tuned_val_losses = train(mnist_model, opt, epochs=3, batch_size=128)
+tuned_train_losses, tuned_val_losses = train(mnist_model, opt, epochs=5, batch_size=128)
 tuned_val_error = evaluate(mnist_model, X_mnist_val, y_mnist_val)[1]
 plot_losses(tuned_train_losses, tuned_val_losses, "Adam")
 print("validation error", tuned_val_error)
@@ -731,17 +792,7 @@ sgd_val_error = evaluate(model, X_mnist_val, y_mnist_val)[1]
 plot_losses(sgd_train_losses, sgd_val_losses, "SGD lr 0.01")
 """
             ),
-            "p2-tuned": _s(
-                """
-# the helper train() works, so the tuned network uses it
-torch.manual_seed(SEED)
-mnist_model = MLP(hidden=(512, 256), dropout=0.2)
-tuned_train_losses, tuned_val_losses = train(mnist_model, torch.optim.Adam(mnist_model.parameters(), lr=1e-3), epochs=15, batch_size=64)
-tuned_val_error = evaluate(mnist_model, X_mnist_val, y_mnist_val)[1]
-plot_losses(tuned_train_losses, tuned_val_losses, "Adam")
-print(tuned_val_error)
-"""
-            ),
+            "p2-tuned": P2_TUNED,
             "p3-scatter": P3_SCATTER,
             "p3-tree": P3_TREE,
             "p3-models": P3_MODELS,
