@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.executors import GPU_ENV, MAX_ATTEMPTS, Executor, ExecutorError, SlurmOptions, WorkerDied
-from grader.grading import GradeOptions, content_hash, error_result, resolve_data_dir
+from grader.grading import GradeOptions, content_hash, error_result, grade_one, resolve_data_dir
 from grader.intake import Intake, Rejected, collect
 from grader.progress import BatchProgress
 from grader.results import load_results, rebuild_jsonl, result_path, save_result
@@ -85,13 +85,11 @@ def submission_hash(submission: Submission, options: GradeOptions) -> str:
     return content_hash(Path(submission.path), options.assignment, options.data_dir)
 
 
-def grade_task(submission: Submission, options: GradeOptions) -> dict[str, Any]:
-    """What runs on a worker: grade_one, on the GPU this worker is pinned to if it needs one."""
-    from grader.grading import grade_one
-
+def run_task(task: Task, submission: Submission, options: GradeOptions) -> dict[str, Any]:
+    """What runs on a worker: ``task`` (grade_one), on this worker's pinned GPU if it needs one."""
     if submission.needs_gpu and options.gpu is None and os.environ.get(GPU_ENV):
         options = replace(options, gpu=os.environ[GPU_ENV])
-    return grade_one(submission, options)
+    return task(submission, options)
 
 
 def crash_result(
@@ -120,6 +118,7 @@ def make_executor(
     gpus: list[str] | None,
     threads: int,
     slurm: SlurmOptions | None,
+    wait_s: float = 60.0,
 ) -> Executor:
     """``local`` (a process pool) or ``dask`` (a scheduler address/file, SLURM, or a LocalCluster)."""
     if executor == "local" and scheduler is None and slurm is None:
@@ -135,7 +134,7 @@ def make_executor(
         )
     from grader.executors import DaskExecutor
 
-    return DaskExecutor(scheduler, workers=workers, slurm=slurm)
+    return DaskExecutor(scheduler, workers=workers, slurm=slurm, wait_s=wait_s)
 
 
 def grade_batch(
@@ -151,18 +150,24 @@ def grade_batch(
     gpu_glob: str | None = None,
     threads: int = 1,
     slurm: SlurmOptions | None = None,
-    task: Task = grade_task,
+    wait_s: float = 60.0,
+    task: Task = grade_one,
 ) -> BatchSummary:
     """Grade every submission found in ``paths`` into ``options.out_dir``; see the module docstring.
 
     ``task`` is the per-submission function (a module-level function, so workers can import it).
+    ``wait_s`` bounds the wait for Dask workers (and GPU workers) to join before grading starts.
     Raises BatchError for problems that stop the batch before it starts.
     """
     started = time.monotonic()
     out_dir = Path(options.out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     rebuild_jsonl(out_dir)  # repair whatever a killed run left behind
-    options = replace(options, out_dir=out_dir, data_dir=resolve_data_dir(options))  # build data once
+    try:
+        data_dir = resolve_data_dir(options)  # built once here, not by every worker at once
+    except (OSError, ValueError) as exc:
+        raise BatchError(f"the assignment's data cannot be prepared: {exc}") from exc
+    options = replace(options, out_dir=out_dir, data_dir=data_dir)
     summary = BatchSummary(out_dir=out_dir)
 
     intake = _intake(paths, out_dir, options, gpu_glob)
@@ -192,9 +197,18 @@ def grade_batch(
     summary.total = len(intake.submissions) + len(intake.rejected)
 
     if jobs:
-        pool = make_executor(
-            executor, workers=workers, scheduler=scheduler, gpus=gpus, threads=threads, slurm=slurm
-        )
+        try:
+            pool = make_executor(
+                executor,
+                workers=workers,
+                scheduler=scheduler,
+                gpus=gpus,
+                threads=threads,
+                slurm=slurm,
+                wait_s=wait_s,
+            )
+        except ExecutorError as exc:
+            raise BatchError(str(exc)) from exc
         bar = BatchProgress(len(jobs), enabled=progress, skipped=summary.skipped)
         try:
             pool.check(any(job.needs_gpu for job in jobs))
@@ -267,12 +281,15 @@ def _drive(
     """Keep up to ``pool.capacity()`` tasks in flight; save each result as its future completes.
 
     A local pool with GPU slots hands each task one slot (``GradeOptions.gpu``) and takes it back
-    when the task ends. A task whose worker dies is retried up to MAX_ATTEMPTS times in all.
+    when the task ends. A dead worker breaks a local pool and fails every task it held, so no one
+    is blamed for a death shared with others: those tasks become suspects and rerun one at a
+    time; a death while running alone counts, and MAX_ATTEMPTS of them make an error row.
     """
     pending = deque(jobs)
     in_flight: dict[cf.Future, tuple[Submission, str | None]] = {}
     free_gpus = list(pool.gpu_slots)
-    attempts: Counter[str] = Counter()
+    attempts: Counter[str] = Counter()  # deaths while running alone (local pool)
+    suspects: set[str] = set()  # in flight when a local pool broke; rerun alone
 
     def finish(submission: Submission, document: dict[str, Any]) -> None:
         save_result(options.out_dir, document)
@@ -283,12 +300,10 @@ def _drive(
     while pending or in_flight:
         capacity = pool.capacity()
         while pending and len(in_flight) < capacity:
-            # A local pool cannot tell which task killed it: a submission whose worker died runs
-            # alone, so its next death is its own and does not cost the others an attempt.
-            if not pool.retries_deaths and (
-                any(attempts[s.id] for s, _ in in_flight.values()) or (attempts[pending[0].id] and in_flight)
+            if in_flight and (
+                pending[0].id in suspects or any(s.id in suspects for s, _ in in_flight.values())
             ):
-                break
+                break  # a suspect runs alone, so its next death is its own
             slot = None
             if pool.gpu_slots:
                 if not free_gpus:
@@ -296,7 +311,7 @@ def _drive(
                 slot = free_gpus.pop(0)
             submission = pending.popleft()
             task_options = replace(options, gpu=slot) if slot is not None else options
-            future = pool.submit(task, submission, task_options, gpu=submission.needs_gpu)
+            future = pool.submit(run_task, task, submission, task_options, gpu=submission.needs_gpu)
             in_flight[future] = (submission, slot)
         done, _ = cf.wait(list(in_flight), return_when=cf.FIRST_COMPLETED)
         if not pool.retries_deaths and any(isinstance(f.exception(), WorkerDied) for f in done):
@@ -305,11 +320,16 @@ def _drive(
             broken = True
         else:
             broken = False
+        shared = sum(isinstance(f.exception(), WorkerDied) for f in done) > 1
         for future in done:
             submission, slot = in_flight.pop(future)
             if slot is not None:
                 free_gpus.append(slot)
-            document = _outcome(future, submission, options, pool, attempts)
+            if broken and shared and isinstance(future.exception(), WorkerDied):
+                suspects.add(submission.id)
+                document = None
+            else:
+                document = _outcome(future, submission, options, pool, attempts)
             if document is None:
                 summary.retried += 1
                 bar.note(f"{submission.id}: its worker died ({future.exception()}); retrying")
@@ -330,10 +350,9 @@ def _outcome(
         attempts[submission.id] += 1
         if not pool.retries_deaths and attempts[submission.id] < MAX_ATTEMPTS:
             return None
-        tries = MAX_ATTEMPTS if pool.retries_deaths else attempts[submission.id]
+        tries = "repeatedly" if pool.retries_deaths else f"{attempts[submission.id]} time(s)"
         message = (
-            f"the grading worker died while running this notebook, {tries} time(s) "
-            f"(killed, or out of memory?): {exc}"
+            f"the grading worker died while running this notebook, {tries} (killed, or out of memory?): {exc}"
         )
         return crash_result(submission, options, message, None)
     except Exception as exc:  # the grader itself crashed on this file
@@ -372,6 +391,6 @@ __all__ = [
     "BatchError",
     "BatchSummary",
     "grade_batch",
-    "grade_task",
+    "run_task",
     "submission_hash",
 ]

@@ -245,7 +245,13 @@ class DaskExecutor:
                 self._cluster.scale(jobs=slurm.jobs)
                 self._client = Client(self._cluster)
             elif scheduler is None:
-                with dask.config.set({"distributed.scheduler.allowed-failures": MAX_ATTEMPTS - 1}):
+                # One task per worker at a time: a task merely queued on a worker that a notebook
+                # kills would otherwise count that death too, and an innocent one could be dropped.
+                settings = {
+                    "distributed.scheduler.allowed-failures": MAX_ATTEMPTS - 1,
+                    "distributed.scheduler.worker-saturation": 1.0,
+                }
+                with dask.config.set(settings):
                     self._cluster = LocalCluster(
                         n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
                     )

@@ -16,9 +16,11 @@ template (``hw2.ipynb``) is preferred; among those the newest wins (Gradescope s
 else the file's modification time, which for zips is the entry's time); ties go to the path that
 sorts last. The others are listed in the Submission's ``notes`` and so in the result.
 
-Anything that cannot be graded (an unsafe or broken zip entry, a file that is not a notebook, an
-unreadable file, a Gradescope submission with no notebook) becomes a ``Rejected`` entry, which
-the coordinator turns into a result row, so one bad input never stops a batch.
+Anything that cannot be graded (an unsafe or broken zip entry, a file that is not an ``.ipynb``,
+an unreadable file, a Gradescope submission with no notebook) becomes a ``Rejected`` entry, which
+the coordinator turns into a result row, so one bad input never stops a batch. Whether an
+``.ipynb`` is a valid notebook is judged when it is run (``grader.execute.load_notebook``), so
+the student reads one precise message whichever way the notebook reached the grader.
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ from __future__ import annotations
 import datetime as _dt
 import fnmatch
 import hashlib
-import json
 import os
 import re
 import stat
@@ -108,26 +109,37 @@ def collect(
     rejected: list[Rejected] = []
     for raw in paths:
         path = Path(raw)
-        if not path.exists() and not path.is_symlink():
-            raise IntakeError(f"{path}: no such file or directory")
-        if path.is_symlink() and not path.exists():
-            raise IntakeError(f"{path}: a broken symbolic link")
-        if path.is_dir():
-            _scan_dir(path, candidates, rejected)
-        elif path.suffix.lower() == ".zip":
-            extracted = _extract_zip(path, work_dir, rejected)
-            if extracted is not None:
-                _scan_dir(extracted, candidates, rejected, origin=path)
-        elif path.suffix.lower() == ".ipynb":
-            candidates.append(_file_candidate(path, student=None, source=str(path)))
-        else:
-            rejected.append(_reject(path.stem, str(path), "invalid_notebook", _not_notebook(path), path))
+        if not path.exists():
+            raise IntakeError(
+                f"{path}: no such file or directory" + (" (a broken link)" if path.is_symlink() else "")
+            )
+    for raw in paths:
+        path = Path(raw)
+        try:
+            _take(path, work_dir, candidates, rejected)
+        except Exception as exc:  # intake's own failure on one input: a row, not a stopped batch
+            message = f"the grader could not read this input ({type(exc).__name__}: {exc})"
+            rejected.append(_reject(path.stem, str(path), "error", message, None))
     intake = _choose(candidates, rejected, preferred_name)
     marked = [
         replace(s, needs_gpu=True) if all_need_gpu or _matches(gpu_glob, s) else s for s in intake.submissions
     ]
     intake.submissions = marked
     return intake
+
+
+def _take(path: Path, work_dir: Path, candidates: list[_Candidate], rejected: list[Rejected]) -> None:
+    """Add what one PATH holds to ``candidates`` (or ``rejected``)."""
+    if path.is_dir():
+        _scan_dir(path, candidates, rejected)
+    elif path.suffix.lower() == ".zip":
+        extracted = _extract_zip(path, work_dir, rejected)
+        if extracted is not None:
+            _scan_dir(extracted, candidates, rejected, origin=path)
+    elif path.suffix.lower() == ".ipynb":
+        candidates.append(_file_candidate(path, student=None, source=str(path)))
+    else:
+        rejected.append(_reject(path.stem, str(path), "invalid_notebook", _not_notebook(path), path))
 
 
 def _matches(glob: str | None, submission: Submission) -> bool:
@@ -288,11 +300,10 @@ def _choose(candidates: list[_Candidate], rejected: list[Rejected], preferred_na
                 f"(the template's name first, then the newest); not graded: {others}"
             )
         sub_id = _unique(safe_id(student), taken)
-        problem = _sniff_notebook(chosen.path)
+        problem = _unreadable(chosen.path)
         if problem is not None:
-            status, message = problem
             intake.rejected.append(
-                Rejected(sub_id, student, chosen.source, status, message, _hash_file(chosen.path))
+                Rejected(sub_id, student, chosen.source, "error", problem, _hash_file(None))
             )
             continue
         intake.submissions.append(
@@ -324,18 +335,14 @@ def _unique(base: str, taken: set[str]) -> str:
     return candidate
 
 
-def _sniff_notebook(path: Path) -> tuple[str, str] | None:
-    """A cheap check that the file is a notebook; full validation happens when it is run."""
+def _unreadable(path: Path) -> str | None:
+    """Why the file cannot be read, or None. Whether it is a valid notebook is decided when it
+    is run (grader.execute.load_notebook), which gives the student the precise reason."""
     try:
-        data = path.read_bytes()
+        with path.open("rb") as handle:
+            handle.read(1)
     except OSError as exc:
-        return "error", f"{path.name} cannot be read: {exc.strerror or exc}"
-    try:
-        document = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return "invalid_notebook", f"{path.name} is not a Jupyter notebook (not valid JSON: {exc})"
-    if not isinstance(document, dict) or "cells" not in document or "nbformat" not in document:
-        return "invalid_notebook", f"{path.name} is JSON but not a Jupyter notebook (no 'cells'/'nbformat')"
+        return f"{path.name} cannot be read: {exc.strerror or exc}"
     return None
 
 

@@ -78,11 +78,11 @@ def cell_count_task(submission: Any, options: GradeOptions) -> dict[str, Any]:
     """Score = number of code cells; metadata may ask to sleep, raise, or kill the worker."""
     from grader.batch import submission_hash
 
-    notebook = json.loads(Path(submission.path).read_text(encoding="utf-8"))
-    todo = notebook["metadata"].get("batch_test", {})
     log = Path(options.out_dir) / "calls.log"
     with log.open("a", encoding="utf-8") as handle:
         handle.write(submission.id + "\n")
+    notebook = json.loads(Path(submission.path).read_text(encoding="utf-8"))
+    todo = notebook["metadata"].get("batch_test", {})
     time.sleep(float(todo.get("sleep", 0)))
     if todo.get("raise"):
         raise ValueError(f"deliberate failure in {submission.id}")
