@@ -281,3 +281,33 @@ def test_self_check_leaves_hidden_items_for_submission(hw2, world, expected) -> 
     assert document["pending_on_submission"] == 12 + 6 + 2 + 5
     assert items["p2_tuned_val_consistency"]["status"] == "passed"
     assert document["auto_score"] == 92 - 25
+
+
+def test_declared_checks_give_partial_credit_and_name_the_problem(hw2, world, expected) -> None:
+    run = reference_run(world, 0)
+    answers = run["harvest"]["answers"]
+    answers["lr_rates"] = ok([0.01, 0.1, 1.0])
+    answers["lr_val_errors"] = ok([0.4, 0.1, 0.9])
+    answers["gentoo_rule_2_features"] = ok(["flipper_length_mm", "body_mass_g"])
+    answers["penguin_tree_text"] = ok("DecisionTreeClassifier(max_depth=3)")
+    items = by_id(score_run(run, hw2, expected, world["dir"]))
+    sweep = items["p2_lr_sweep"]
+    assert sweep["status"] == "partial" and sweep["points"] == pytest.approx(3 * 3 / 4)
+    assert sweep["message"] == "the learning rates swept (`lr_rates`) should have at least 4 items; it has 3"
+    disjoint = items["p3_rule2_disjoint"]
+    assert disjoint["points"] == 0
+    assert "shares flipper_length_mm with `gentoo_rule_features`; use other features" in disjoint["message"]
+    tree = items["p3_tree_printed"]
+    assert tree["points"] == 0 and "does not look right" in tree["message"]
+
+
+def test_image_of_the_wrong_shape_is_named(hw2, world, expected) -> None:
+    run = reference_run(world, 0)
+    run["harvest"]["answers"]["pe_image"] = ok([[[0.5, 0.5, 0.5]] * 32] * 32)
+    items = by_id(score_run(run, hw2, expected, world["dir"]))
+    assert items["x_pe_psnr"]["points"] == 0
+    assert items["x_pe_psnr"]["message"] == (
+        "`pe_image` should be an array of shape (64, 64, 3); got shape (32, 32, 3)"
+    )
+    assert items["x_pe_psnr_consistency"]["status"] == "failed"
+    assert items["x_pe_beats_raw"]["status"] == "failed"

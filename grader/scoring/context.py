@@ -299,6 +299,8 @@ def check_answer_type(name: str, value: Any, spec: dict[str, Any]) -> None:
             raise Unanswered(f"`{name}` should hold only finite numbers")
         if items == "string" and not all(isinstance(v, str) for v in value):
             raise Unanswered(f"`{name}` should hold only strings")
+    elif kind == "object" and not isinstance(value, dict):
+        raise Unanswered(f"`{name}` should be a dict; got {_describe(value)}")
     elif kind == "array":
         shape = tuple(spec.get("shape") or ())
         if not isinstance(value, list) or (shape and _shape(value) != shape):

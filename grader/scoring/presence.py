@@ -65,7 +65,7 @@ def _check(check: dict[str, Any], ctx: ScoreContext) -> str | None:
     name = check["answer"]
     label = check.get("label") or f"`{name}`"
     try:
-        value = ctx.answer(name)
+        value = ctx.raw_answer(name)  # the declared checks judge the value, not the answers: type
     except Unanswered as exc:
         return str(exc)
     if "equals" in check and value != check["equals"]:
@@ -77,7 +77,7 @@ def _check(check: dict[str, Any], ctx: ScoreContext) -> str | None:
         return f"{label} (`{name}`) should have at least {check['min_length']} items; it has {len(value) if sized else 'none'}"
     if "same_length_as" in check:
         try:
-            other = ctx.answer(check["same_length_as"])
+            other = ctx.raw_answer(check["same_length_as"])
         except Unanswered as exc:
             return str(exc)
         if not (isinstance(value, list) and isinstance(other, list) and len(value) == len(other)):
@@ -112,10 +112,13 @@ def _check(check: dict[str, Any], ctx: ScoreContext) -> str | None:
             )
     if "disjoint_from" in check:
         try:
-            other = ctx.answer(check["disjoint_from"])
+            other = ctx.raw_answer(check["disjoint_from"])
         except Unanswered as exc:
             return str(exc)
-        shared = sorted(set(map(str, value if isinstance(value, list) else [value])) & set(map(str, other)))
+        shared = sorted(
+            set(map(str, value if isinstance(value, list) else [value]))
+            & set(map(str, other if isinstance(other, list) else [other]))
+        )
         if shared:
             return f"{label} (`{name}`) shares {', '.join(shared)} with `{check['disjoint_from']}`; use other features"
     if "pattern" in check and not (isinstance(value, str) and re.search(check["pattern"], value)):
