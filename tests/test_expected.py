@@ -167,3 +167,46 @@ def test_committed_toy_expected_is_current(toy, data_dir) -> None:
     assert check_current(toy, expected, data_dir) == []
     assert expected["provenance"]["seeds"] == [0, 1, 2]
     assert all(run["status"] == "completed" for run in expected["runs"])
+
+
+def test_reference_command_check_and_reuse(toy, data_dir, tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from grader.commands.reference import reference
+
+    runner = CliRunner()
+    current = runner.invoke(reference, [str(TOY_DIR / "toy.yaml"), "--data", str(data_dir), "--check"])
+    assert current.exit_code == 0 and "is current" in current.output
+
+    kept = tmp_path / "kept" / "run"
+    kept.mkdir(parents=True)
+    for seed, first in enumerate([0.90, 0.94]):
+        (kept / f"reference-seed{seed}.json").write_text(
+            json.dumps(reference_run(data_dir, [first] + [0.96] * 4))
+        )
+    out = tmp_path / "expected.json"
+    args = [
+        str(TOY_DIR / "toy.yaml"),
+        "--data",
+        str(data_dir),
+        "--reuse",
+        str(kept.parent),
+        "--out",
+        str(out),
+    ]
+    reused = runner.invoke(reference, args)
+    assert reused.exit_code == 0, reused.output
+    assert "t2_hidden_accuracy: reference 1 ± 0, full marks at 0.85" in reused.output
+    written = json.loads(out.read_text())
+    assert written["provenance"]["seeds"] == [0, 1]
+    assert written["provenance"]["runs_reused_from"] == str(kept.parent.resolve())
+    assert written["items"]["t1_val_curve"]["observed"]["mean"][0] == pytest.approx(0.92)
+
+    stale = copy.deepcopy(written)
+    stale["provenance"]["rubric_sha256"] = "0" * 64
+    out.write_text(json.dumps(stale))
+    checked = runner.invoke(
+        reference, [str(TOY_DIR / "toy.yaml"), "--data", str(data_dir), "--out", str(out), "--check"]
+    )
+    assert checked.exit_code == 1
+    assert "stale: the rubric toy.yaml changed since expected.json was calibrated" in checked.output
