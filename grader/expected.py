@@ -179,6 +179,15 @@ def _template_summary(assignment: Assignment, run: dict[str, Any] | None) -> dic
     }
 
 
+def expected_path_for(assignment: Assignment, profile: str | None = None) -> Path | None:
+    """Where a profile's expected.json lives: the rubric's ``expected:`` path for the default
+    profile, ``expected.<profile>.json`` beside it for any other (bands differ with the data)."""
+    base = assignment.expected_path
+    if base is None or profile in (None, assignment.default_profile):
+        return base
+    return base.with_name(f"{base.stem}.{profile}{base.suffix}")
+
+
 # ----------------------------------------------------------------------------------------------
 # provenance and staleness
 
@@ -304,7 +313,11 @@ def calibrate(
         raise CalibrationError(
             f"assignment {assignment.name}: reference notebook {assignment.reference} not found"
         )
-    target = Path(out) if out is not None else assignment.expected_path
+    if out is None:
+        from grader.scoring import resolve_profile
+
+        out = expected_path_for(assignment, resolve_profile(assignment, Path(data_dir), None))
+    target = Path(out) if out is not None else None
     if target is None:
         raise CalibrationError(
             f"assignment {assignment.name}: the rubric names no 'expected:' file; pass --out"

@@ -243,6 +243,17 @@ def test_full_profile_uses_its_own_bar(hw2, world, expected) -> None:
     assert full["status"] == "partial" and full["evidence"]["full_at"] == 0.025
     assert full["points"] == pytest.approx(round(12 * (0.06 - 0.05) / (0.06 - 0.025), 2))
     assert "full marks at ≤ 2.5%, none at ≥ 6.0%" in full["message"]
+    band = by_id(score_run(run, hw2, expected, world["dir"], profile="full"))["p2_sgd_val_error"]
+    assert band["status"] == "error"  # embedded bands say nothing about full MNIST
+    assert "calibrated on the 'embedded' data, not 'full'" in band["message"]
+
+
+def test_each_profile_has_its_own_expected_file(hw2) -> None:
+    from grader.expected import expected_path_for
+
+    assert expected_path_for(hw2, "embedded") == hw2.expected_path
+    assert expected_path_for(hw2, None) == hw2.expected_path
+    assert expected_path_for(hw2, "full") == hw2.expected_path.with_name("expected.full.json")
 
 
 def test_positional_encoding_evidence_holds_both_images(hw2, world, expected) -> None:

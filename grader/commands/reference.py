@@ -29,7 +29,8 @@ import click
     "--out",
     default=None,
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Where to write expected.json (default: the rubric's 'expected:' path).",
+    help="Where to write expected.json (default: the rubric's 'expected:' path; for a profile other "
+    "than the default, expected.<profile>.json beside it).",
 )
 @click.option(
     "--keep",
@@ -58,7 +59,14 @@ def reference(
     """Run ASSIGNMENT's reference notebook K times and write its expected metrics."""
     from grader.assignment import AssignmentError, load_assignment
     from grader.datasets import DataError, ensure_data
-    from grader.expected import CalibrationError, calibrate, check_current, release_margins, summarise_kept
+    from grader.expected import (
+        CalibrationError,
+        calibrate,
+        check_current,
+        expected_path_for,
+        release_margins,
+        summarise_kept,
+    )
     from grader.results import write_json_atomic
 
     try:
@@ -66,7 +74,9 @@ def reference(
         data = ensure_data(loaded, data_dir, profile)
     except (AssignmentError, DataError) as exc:
         raise click.ClickException(str(exc)) from exc
-    target = out or loaded.expected_path
+    from grader.scoring import resolve_profile
+
+    target = out or expected_path_for(loaded, resolve_profile(loaded, data, None))
     if check:
         if target is None or not target.is_file():
             raise click.ClickException(f"{target} does not exist: run `grader reference {loaded.name}`")

@@ -199,6 +199,12 @@ class ScoreContext:
             raise NotCalibrated(
                 f"no expected.json for {self.assignment.name}: run `grader reference {self.assignment.name}`"
             )
+        calibrated_on = self.expected.get("profile")
+        if calibrated_on not in (None, self.profile):
+            raise NotCalibrated(
+                f"expected.json was calibrated on the {calibrated_on!r} data, not {self.profile!r}: run "
+                f"`grader reference {self.assignment.name} --data <{self.profile} data>`"
+            )
         entry = (self.expected.get("items") or {}).get(item_id)
         if not isinstance(entry, dict) or "observed" not in entry:
             raise NotCalibrated(
