@@ -79,7 +79,7 @@ class ScoreContext:
                 return f" {part.get('heading') or part['title']}"
         return ""
 
-    def _not_harvested(self, what: str) -> str:
+    def not_harvested(self, what: str) -> str:
         """Why nothing was harvested, when the run itself failed."""
         status = self.run.get("status", "completed")
         if status != "completed":
@@ -94,7 +94,7 @@ class ScoreContext:
         """The harvested value of an answer, or ``Unanswered`` saying exactly what is wrong."""
         entry = (self.harvest.get("answers") or {}).get(name)
         if not isinstance(entry, dict):
-            raise Unanswered(self._not_harvested(f"`{name}`"))
+            raise Unanswered(self.not_harvested(f"`{name}`"))
         status = entry.get("status")
         if status == "ok" and "value" in entry:
             value = entry["value"]
@@ -105,7 +105,7 @@ class ScoreContext:
             raise Unanswered(f"`{name}` is still None: fill it in{self._where(name)}")
         if status == "missing":
             if self.run.get("status", "completed") != "completed":
-                raise Unanswered(self._not_harvested(f"`{name}`"))
+                raise Unanswered(self.not_harvested(f"`{name}`"))
             raise Unanswered(
                 f"`{name}` is not defined: keep the template's variable name and set it in{self._where(name) or ' the notebook'}"
             )
@@ -140,7 +140,7 @@ class ScoreContext:
             raise Pending("graded on submission (uses hidden data)")
         entry = ((self.harvest.get("predictions") or {}).get(model) or {}).get(input_name)
         if not isinstance(entry, dict):
-            raise Unanswered(self._not_harvested(f"`{variable}` on {what}"))
+            raise Unanswered(self.not_harvested(f"`{variable}` on {what}"))
         status = entry.get("status")
         if status == "ok":
             return entry.get("value")

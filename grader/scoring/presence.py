@@ -162,7 +162,7 @@ def score_free_text(item: dict[str, Any], ctx: ScoreContext) -> Outcome:
     cell = f"the markdown cell that starts with **ANSWER {text_id}**"
     if entry is None:
         if not ctx.harvest:
-            raise Unanswered(ctx._not_harvested(f"the answer {text_id}"))
+            raise Unanswered(ctx.not_harvested(f"the answer {text_id}"))
         raise Unanswered(f"the answer {text_id} is missing: keep {cell} from the template and write in it")
     value = entry.get("value") if entry.get("status") == "ok" else None
     text = value.strip() if isinstance(value, str) else ""
