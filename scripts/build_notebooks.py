@@ -164,7 +164,8 @@ gb_val_rmse = None  # list[float] of 5: gradient boosting validation RMSE
         """
 depths = [1, 2, 4, 8, 16]
 curves = {}
-for name, make in [("decision_tree", make_tree), ("random_forest", make_forest), ("gradient_boosting", make_boosting)]:
+models = {"decision_tree": make_tree, "random_forest": make_forest, "gradient_boosting": make_boosting}
+for name, make in models.items():
     train_scores, val_scores = [], []
     for depth in depths:
         model = make(depth).fit(X_temp_train, y_temp_train)
@@ -175,7 +176,8 @@ for name, make in [("decision_tree", make_tree), ("random_forest", make_forest),
 dt_train_rmse, dt_val_rmse = curves["decision_tree"]
 rf_train_rmse, rf_val_rmse = curves["random_forest"]
 gb_train_rmse, gb_val_rmse = curves["gradient_boosting"]
-pd.DataFrame({f"{m} {s}": v for m, (tr, va) in curves.items() for s, v in (("train", tr), ("val", va))}, index=depths).round(2)
+table = {f"{m} {part}": v for m, (tr, va) in curves.items() for part, v in (("train", tr), ("val", va))}
+pd.DataFrame(table, index=depths).round(2)
 """,
     ),
     code(
@@ -205,7 +207,8 @@ least_overfit_model = min(rise, key=rise.get)
 # bias: how low the training error goes, averaged over the depths
 train_mean = {name: float(np.mean(train)) for name, (train, _) in curves.items()}
 lowest_bias_model = min(train_mean, key=train_mean.get)
-print(best, "| boosting prefers", boosting_prefers, "| least overfit", least_overfit_model, "| lowest bias", lowest_bias_model)
+print(best, "| boosting prefers", boosting_prefers)
+print("least overfit:", least_overfit_model, "| lowest bias:", lowest_bias_model)
 """,
     ),
     free_text(
@@ -321,7 +324,7 @@ def plot_losses(train_losses, val_losses, title):
         "p2-answers",
         """
 # Answer variables for Part 2 (keep the names; the grader reads them).
-sgd_train_losses = None  # list[float] of 10: train loss per epoch, given config (SGD, lr 0.01, batch 256, 10 epochs)
+sgd_train_losses = None  # list[float] of 10: train loss per epoch, given config (SGD lr 0.01, batch 256)
 sgd_val_losses = None  # list[float] of 10: validation loss per epoch, same run
 sgd_val_error = None  # float in [0, 1]: final validation error rate of that run
 lr_rates = None  # list[float], at least 4: the learning rates of your sweep
@@ -341,7 +344,8 @@ tuned_val_error = None  # float in [0, 1]: final validation error rate of the tu
         """
 torch.manual_seed(SEED)
 model = MLP()
-sgd_train_losses, sgd_val_losses = train(model, torch.optim.SGD(model.parameters(), lr=0.01), epochs=10, batch_size=256)
+optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+sgd_train_losses, sgd_val_losses = train(model, optimizer, epochs=10, batch_size=256)
 sgd_val_error = evaluate(model, X_mnist_val, y_mnist_val)[1]
 plot_losses(sgd_train_losses, sgd_val_losses, "SGD, lr 0.01, batch 256")
 print(f"validation error {sgd_val_error:.3f}")
@@ -359,7 +363,8 @@ lr_val_errors, sweep_curves = [], {}
 for lr in lr_rates:
     torch.manual_seed(SEED)
     model = MLP()
-    sweep_curves[lr] = train(model, torch.optim.SGD(model.parameters(), lr=lr), epochs=10, batch_size=256)
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    sweep_curves[lr] = train(model, optimizer, epochs=10, batch_size=256)
     lr_val_errors.append(evaluate(model, X_mnist_val, y_mnist_val)[1])
 
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.5))
@@ -475,7 +480,10 @@ plt.show()
 # score each pair by how well a small tree on just those two columns separates the species
 from sklearn.tree import DecisionTreeClassifier
 
-pair_scores = {pair: cv_accuracy(DecisionTreeClassifier(max_depth=3, random_state=SEED), penguins[list(pair)], y_penguins) for pair in pairs}
+pair_scores = {
+    pair: cv_accuracy(DecisionTreeClassifier(max_depth=3, random_state=SEED), penguins[list(pair)], y_penguins)
+    for pair in pairs
+}
 scatter_features = list(max(pair_scores, key=pair_scores.get))
 print({f"{a} / {b}": round(s, 3) for (a, b), s in pair_scores.items()}, "->", scatter_features)
 """,
@@ -509,9 +517,10 @@ is_gentoo = (y_penguins == "Gentoo").to_numpy()
 
 def threshold_rule(values, target):
     \"\"\"(threshold, above) of the one-split tree that best separates target on one column.\"\"\"
-    stump = DecisionTreeClassifier(max_depth=1, random_state=SEED).fit(np.asarray(values).reshape(-1, 1), target)
+    column = np.asarray(values, dtype=float).reshape(-1, 1)
+    stump = DecisionTreeClassifier(max_depth=1, random_state=SEED).fit(column, target)
     threshold = float(stump.tree_.threshold[0])
-    above = bool(target[np.asarray(values) > threshold].mean() > 0.5)
+    above = bool(target[column.ravel() > threshold].mean() > 0.5)
     return threshold, above
 
 
@@ -625,7 +634,7 @@ raw_psnr = None  # float (dB): psnr(raw_image, image)
         "stretch-fit",
         """
 # TODO: train an MLP (e.g. 3 hidden layers of 128, ReLU, sigmoid output, Adam lr 1e-3, full-batch,
-# 1,000 steps) on positional_encoding(pixel_coords, 0) and on positional_encoding(pixel_coords, 4);
+# 1,000 steps) on positional_encoding(pixel_coords, 0) and on positional_encoding(pixel_coords, 6);
 # set raw_image, pe_image (reshaped to (64, 64, 3)), raw_psnr and pe_psnr; show both images.
 """,
         """
@@ -649,10 +658,11 @@ def fit_image(n_freqs, steps=1000, hidden=128):
 
 
 raw_image = fit_image(0)
-pe_image = fit_image(4)
+pe_image = fit_image(6)
 raw_psnr, pe_psnr = psnr(raw_image, image), psnr(pe_image, image)
 fig, axes = plt.subplots(1, 3, figsize=(9, 3))
-for ax, picture, title in zip(axes, [image, raw_image, pe_image], ["original", f"raw (x, y): {raw_psnr:.1f} dB", f"4 frequencies: {pe_psnr:.1f} dB"]):
+titles = ["original", f"raw (x, y): {raw_psnr:.1f} dB", f"6 frequencies: {pe_psnr:.1f} dB"]
+for ax, picture, title in zip(axes, [image, raw_image, pe_image], titles):
     ax.imshow(picture)
     ax.set_title(title)
     ax.axis("off")
