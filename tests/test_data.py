@@ -385,10 +385,14 @@ def test_build_data_errors(tmp_path: Path) -> None:
 
 def test_build_data_profile_follows_the_data(tmp_path: Path) -> None:
     assignment = load_assignment(write_rubric(tmp_path, {"builder": "grader.datasets.hw2:build"}))
-    with pytest.raises(DataError, match="profile 'embedded', not 'full'.*--source"):
+    with pytest.raises(DataError, match="profile 'full' is built from the instructor's files: pass --source"):
         build_data(assignment, tmp_path / "out", profile="full")
+    assert not (tmp_path / "out").exists()  # refused before building anything
     (tmp_path / "src").mkdir()
     tiny_mnist(tmp_path / "src")
+    with pytest.raises(DataError, match="is profile 'full', not 'embedded'"):
+        build_data(assignment, tmp_path / "mislabelled", profile="embedded", source=tmp_path / "src")
+    assert list((tmp_path / "mislabelled").iterdir()) == []
     manifest = build_data(assignment, tmp_path / "full", source=tmp_path / "src")
     assert manifest["profile"] == "full" and manifest["assignment"] == "hw2test"
     assert read_manifest(tmp_path / "full") == manifest

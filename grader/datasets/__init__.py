@@ -118,6 +118,10 @@ def build_data(
         manifest = _copy_static(assignment, spec, out_dir)
     else:
         func, module = _load_builder(spec["builder"])
+        if source is None and profile not in (None, assignment.default_profile):
+            raise DataError(
+                f"profile {profile!r} is built from the instructor's files: pass --source DIR (see docs/DATA.md)"
+            )
         _prepare_out_dir(out_dir)
         manifest = func(out_dir, source=source)
         if not isinstance(manifest, dict) or "files" not in manifest:
@@ -126,8 +130,10 @@ def build_data(
         manifest.setdefault("builder_version", getattr(module, "BUILDER_VERSION", None))
     built = manifest.get("profile")
     if profile is not None and built in profiles and built != profile:
-        hint = " (pass --source with the instructor's files)" if source is None else ""
-        raise DataError(f"the data built is profile {built!r}, not {profile!r}{hint}")
+        _prepare_out_dir(out_dir)  # leave no mislabelled data behind
+        raise DataError(
+            f"the data built from {source or 'embedded data'} is profile {built!r}, not {profile!r}"
+        )
     if profile is None:
         profile = built if built in profiles else assignment.default_profile
     manifest.update(assignment=assignment.name, profile=profile)
