@@ -55,7 +55,7 @@ def plain_execute(
     work = Path(tempfile.mkdtemp(prefix="bench-plain-"))
     try:
         out_name = "answers.json"
-        config = {"kind": "answers", "names": answers, "describe": [], "max_items": 10**7}
+        config = {"kind": "answers", "names": answers, "max_items": 10**7, "max_bytes": 10**8}
         config["out"] = str(work / out_name)
         nb.cells.append(new_code_cell(harvest.kernel_code(config)))
         kernel_env = {**os.environ, **DEFAULT_ENV, "ASSIGNMENT_DATA": str(data_dir / "public"), **(env or {})}

@@ -24,7 +24,6 @@ ANSWER_STATUSES = {"ok", "none", "missing", "refused"}
 PREDICTION_STATUSES = {"ok", "none", "missing", "refused", "error"}
 ADAPTERS = {"torch_classifier", "sklearn_predict", "row_predicate", "sklearn_cv"}
 MESSAGE_CHARS = 1000
-DESCRIBED_TYPES = {"callable", "model"}  # answers reported as {"type", "callable"}, never converted
 
 
 class HarvestError(Exception):
@@ -123,9 +122,6 @@ def plan_harvest(
             config={
                 "kind": "answers",
                 "names": list(assignment.answers),
-                "describe": [
-                    n for n, a in assignment.answers.items() if (a or {}).get("type") in DESCRIBED_TYPES
-                ],
                 "max_items": max_items,
                 "max_bytes": answer_bytes,
             },

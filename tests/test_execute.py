@@ -130,7 +130,6 @@ def test_good_notebook_runs_and_is_harvested(tmp_path, assignment):
     assert answers["label"] == {"status": "ok", "value": "7/1"}  # GRADER_SEED passed, threads capped
     assert answers["grid"] == {"status": "ok", "value": [[0, 1, 2], [3, 4, 5]]}
     assert answers["weird"]["status"] == "refused" and "Sneaky" in answers["weird"]["message"]
-    assert answers["rule"]["value"] == {"type": "function", "callable": True}
 
     hidden_x = (DATA / "hidden" / "points_X.csv").read_text().splitlines()[1:]
     predictions = harvest["predictions"]

@@ -133,7 +133,6 @@ class _Silence:
 
 def harvest_answers(user_ns, config):
     budget_items = int(config["max_items"])
-    describe = set(config.get("describe") or ())
     max_bytes = int(config.get("max_bytes") or 2_000_000)
     answers = {}
     for name in config["names"]:
@@ -143,13 +142,6 @@ def harvest_answers(user_ns, config):
         value = user_ns[name]
         if value is None:
             answers[name] = {"status": "none", "message": "still None"}
-            continue
-        if name in describe:
-            # callables and models are run by the model adapters, not converted: say what it is
-            answers[name] = {
-                "status": "ok",
-                "value": {"type": _type_name(value), "callable": callable(value)},
-            }
             continue
         try:
             converted = plain(value, _Budget(budget_items))
