@@ -672,6 +672,10 @@ async def _run_stage(
             "message": "not run: the kernel is not running",
             "kernel_lost": "the kernel is not running",
         }
+    try:
+        plan.prepare(stage)  # copy its input set in now, not earlier
+    except (harvest_mod.HarvestError, OSError) as exc:
+        return {"status": "error", "message": f"harvest: could not stage the input set: {exc}"}
     msg_id = kc.execute(
         harvest_mod.kernel_code(stage.config), silent=True, store_history=False, stop_on_error=False
     )
@@ -709,16 +713,17 @@ async def _run_stage(
             }
         return {"status": "error", "message": "harvest: timed out (interrupted)"}
     if reply["content"].get("status") != "ok":
-        ename = str(reply["content"].get("ename", "error"))[:100]
+        # the exception's name is the student's to choose: never echo it for a hidden input set
+        ename = "withheld" if stage.hidden else str(reply["content"].get("ename", "error"))[:100]
         return {"status": "error", "message": f"harvest: the harvest code failed in the kernel ({ename})"}
     try:
-        document = harvest_mod.read_stage_output(plan.host_dir, stage.out_file, stage.max_bytes)
+        document = harvest_mod.read_stage_output(plan.outputs_dir, stage.out_file, stage.max_bytes)
         if stage.name == "answers":
             return {
                 "status": "ok",
                 "value": harvest_mod.validate_answers(document, list(stage.config["names"])),
             }
-        return harvest_mod.validate_prediction(document)
+        return harvest_mod.validate_prediction(document, stage)
     except harvest_mod.HarvestError as exc:
         if "limit" in str(exc):
             runner._fire("harvest_size", None, f"{stage.name}: {exc}")

@@ -36,23 +36,108 @@ class Stage:
 
     name: str  # "answers" or "<model>/<input>"
     config: dict[str, Any]
-    out_file: str  # file name inside the harvest directory
+    out_file: str  # file name inside the outputs directory
     max_bytes: int = 2_000_000  # the most the stage's output file may hold
     model: str | None = None
     input: str | None = None
+    adapter: str | None = None
+    hidden: bool = False  # the input set is hidden: nothing the kernel says about it is shown
+    rows: int | None = None  # how many predictions to expect (set when the input is staged)
 
 
 @dataclass
 class HarvestPlan:
-    """Everything one harvest needs; ``inputs_dir`` is removed by ``cleanup``."""
+    """Everything one harvest needs. Inputs are copied in only when their stage is about to run.
 
-    host_dir: Path  # the harvest directory on the host (inside the workdir)
+    ``inputs_dir`` is owned by the grader and not writable from the sandbox; files are created
+    in it through a directory descriptor with O_EXCL|O_NOFOLLOW, so student code that renames
+    directories or plants symbolic links cannot make the grader write anywhere else.
+    ``outputs_dir`` belongs to the sandbox's uid (the kernel writes there).
+    """
+
+    inputs_dir: Path
+    outputs_dir: Path
+    inside_inputs: str
+    inside_outputs: str
+    data_dir: Path
     stages: list[Stage] = field(default_factory=list)
     skipped: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    _input_specs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _staged: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _inputs_fd: int | None = None
+
+    def prepare(self, stage: Stage) -> None:
+        """Copy the stage's input set (and public labels) in, once; complete its config."""
+        if stage.input is None:
+            return
+        if stage.input not in self._staged:
+            self._staged[stage.input] = self._stage(stage.input, self._input_specs[stage.input])
+        staged = self._staged[stage.input]
+        stage.config["input"] = staged["input"]
+        stage.rows = staged["rows"]
+        if staged.get("labels_path"):
+            stage.config["model"]["labels_path"] = staged["labels_path"]
+
+    def _stage(self, input_id: str, ispec: dict[str, Any]) -> dict[str, Any]:
+        source = (self.data_dir / str(ispec["file"])).resolve()
+        if not source.is_file():
+            raise HarvestError(
+                f"input set {input_id}: {source} does not exist (is the data directory complete?)"
+            )
+        name = f"{input_id}{source.suffix}"
+        self._copy_in(source, name)
+        staged: dict[str, Any] = {
+            "input": {
+                "path": f"{self.inside_inputs}/{name}",
+                "format": _input_format(source),
+                "key": ispec.get("key"),
+            },
+            "rows": count_rows(source, ispec.get("key")),
+        }
+        labels = ispec.get("labels")
+        if labels and not _is_hidden(str(labels)):
+            label_source = (self.data_dir / str(labels)).resolve()
+            if label_source.is_file():
+                label_name = f"{input_id}-labels{label_source.suffix}"
+                self._copy_in(label_source, label_name)
+                staged["labels_path"] = f"{self.inside_inputs}/{label_name}"
+        return staged
+
+    def _copy_in(self, source: Path, name: str) -> None:
+        if self._inputs_fd is None:
+            raise HarvestError("harvest inputs directory is closed")
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+        fd = os.open(name, flags, 0o444, dir_fd=self._inputs_fd)
+        with os.fdopen(fd, "wb") as target, source.open("rb") as handle:
+            shutil.copyfileobj(handle, target, 1 << 20)
 
     def cleanup(self) -> None:
         """Remove staged inputs and outputs (hidden inputs never outlive the harvest)."""
-        shutil.rmtree(self.host_dir, ignore_errors=True)
+        if self._inputs_fd is not None:
+            for name in os.listdir(self._inputs_fd):
+                try:
+                    os.unlink(name, dir_fd=self._inputs_fd)
+                except OSError:
+                    pass
+            os.close(self._inputs_fd)
+            self._inputs_fd = None
+        shutil.rmtree(self.inputs_dir, ignore_errors=True)
+        shutil.rmtree(self.outputs_dir, ignore_errors=True)
+
+
+def count_rows(path: Path, key: str | None = None) -> int:
+    """Rows of an input file, read outside the sandbox (to check the number of predictions)."""
+    import numpy as np
+
+    fmt = _input_format(path)
+    if fmt == "csv":
+        import pandas as pd
+
+        return len(pd.read_csv(path))
+    if fmt == "npz":
+        with np.load(path, allow_pickle=False) as archive:
+            return int(archive[key or "X"].shape[0])
+    return int(np.load(path, mmap_mode="r", allow_pickle=False).shape[0])
 
 
 def kernel_source() -> str:
@@ -101,20 +186,31 @@ def plan_harvest(
     max_items: int = 250_000,
     answer_bytes: int = 2_000_000,
 ) -> HarvestPlan:
-    """Stage the input files into ``workdir`` and list the kernel requests to make.
+    """List the kernel requests to make; create the (empty) inputs and outputs directories.
 
-    ``inside_home`` is where the kernel sees ``workdir``. Each answer (and each prediction set)
-    may take ``answer_bytes`` as JSON; ``Stage.max_bytes`` bounds the file read back. Hidden input sets are skipped when
-    ``public_only``; a label file is copied only when it lives under ``public/``.
+    ``inside_home`` is where the kernel sees ``workdir``. Order: the answers first (before any
+    input file exists in the sandbox), then models on public inputs, then on hidden inputs, so
+    nothing read after a hidden file arrives can carry it back out. Hidden input sets are
+    skipped when ``public_only``; a label file is copied only when it lives under ``public/``.
+    Each answer (and each prediction set) may take ``answer_bytes`` as JSON.
     """
     token = secrets.token_hex(12)
-    host_dir = workdir / f".grader-harvest-{token}"
-    host_dir.mkdir(mode=0o755)
+    inputs_dir = workdir / f".grader-in-{token}"
+    outputs_dir = workdir / f".grader-out-{secrets.token_hex(12)}"
+    inputs_dir.mkdir(mode=0o755)
+    outputs_dir.mkdir(mode=0o755)
     owner = workdir.stat()
     if os.geteuid() == 0 and (owner.st_uid, owner.st_gid) != (0, 0):
-        os.chown(host_dir, owner.st_uid, owner.st_gid)  # the sandbox's uid writes the outputs here
-    inside_dir = f"{inside_home.rstrip('/')}/{host_dir.name}"
-    plan = HarvestPlan(host_dir=host_dir)
+        os.chown(outputs_dir, owner.st_uid, owner.st_gid)  # the sandbox's uid writes the outputs
+    home = inside_home.rstrip("/")
+    plan = HarvestPlan(
+        inputs_dir=inputs_dir,
+        outputs_dir=outputs_dir,
+        inside_inputs=f"{home}/{inputs_dir.name}",
+        inside_outputs=f"{home}/{outputs_dir.name}",
+        data_dir=data_dir,
+    )
+    plan._inputs_fd = os.open(inputs_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
     plan.stages.append(
         Stage(
             name="answers",
@@ -128,7 +224,7 @@ def plan_harvest(
         )
     )
     inputs = assignment.inputs
-    staged: dict[str, dict[str, Any]] = {}
+    model_stages: list[Stage] = []
     for model_id, spec in assignment.models.items():
         adapter = spec.get("adapter")
         if adapter not in ADAPTERS:
@@ -137,14 +233,14 @@ def plan_harvest(
             if input_id not in inputs:
                 raise HarvestError(f"model {model_id}: unknown input set {input_id!r}")
             ispec = inputs[input_id]
-            if public_only and _is_hidden(str(ispec["file"])):
+            hidden = _is_hidden(str(ispec["file"]))
+            if public_only and hidden:
                 plan.skipped.setdefault(model_id, {})[input_id] = {
                     "status": "skipped",
                     "message": "hidden input set not run in a self-check",
                 }
                 continue
-            if input_id not in staged:
-                staged[input_id] = _stage_input(input_id, ispec, data_dir, host_dir, inside_dir)
+            plan._input_specs[input_id] = ispec
             model_cfg = {
                 "variable": str(spec["variable"]),
                 "adapter": adapter,
@@ -152,53 +248,23 @@ def plan_harvest(
                 "label_column": spec.get("label_column") or ispec.get("target"),
                 "folds": int(spec.get("folds", 5)),
             }
-            if staged[input_id].get("labels_path"):
-                model_cfg["labels_path"] = staged[input_id]["labels_path"]
-            plan.stages.append(
+            model_stages.append(
                 Stage(
                     name=f"{model_id}/{input_id}",
                     model=model_id,
                     input=input_id,
+                    adapter=adapter,
+                    hidden=hidden,
                     out_file=f"pred-{secrets.token_hex(8)}.json",
-                    config={
-                        "kind": "model",
-                        "model": model_cfg,
-                        "input": staged[input_id]["input"],
-                        "max_items": max_items,
-                    },
+                    config={"kind": "model", "model": model_cfg, "max_items": max_items},
                 )
             )
+    plan.stages.extend(sorted(model_stages, key=lambda stage: stage.hidden))  # stable: public first
     for stage in plan.stages:
-        stage.config["out"] = f"{inside_dir}/{stage.out_file}"
+        stage.config["out"] = f"{plan.inside_outputs}/{stage.out_file}"
         names = len(stage.config.get("names", [])) or 1
         stage.max_bytes = answer_bytes * names + 64 * 1024
     return plan
-
-
-def _stage_input(
-    input_id: str, ispec: dict[str, Any], data_dir: Path, host_dir: Path, inside_dir: str
-) -> dict[str, Any]:
-    source = (data_dir / str(ispec["file"])).resolve()
-    if not source.is_file():
-        raise HarvestError(f"input set {input_id}: {source} does not exist (is the data directory complete?)")
-    target = host_dir / f"{input_id}{source.suffix}"
-    shutil.copyfile(source, target)
-    target.chmod(0o444)
-    staged: dict[str, Any] = {
-        "input": {
-            "path": f"{inside_dir}/{target.name}",
-            "format": _input_format(source),
-            "key": ispec.get("key"),
-        }
-    }
-    labels = ispec.get("labels")
-    if labels and not _is_hidden(str(labels)):
-        label_source = (data_dir / str(labels)).resolve()
-        if label_source.is_file():
-            label_target = host_dir / f"{input_id}-labels{label_source.suffix}"
-            shutil.copyfile(label_source, label_target)
-            staged["labels_path"] = f"{inside_dir}/{label_target.name}"
-    return staged
 
 
 def read_stage_output(host_dir: Path, file_name: str, max_bytes: int) -> dict[str, Any]:
@@ -285,14 +351,58 @@ def validate_answers(document: dict[str, Any], names: list[str]) -> dict[str, di
     return result
 
 
-def validate_prediction(document: dict[str, Any]) -> dict[str, Any]:
-    """One model-on-input result: ``{"status", "value"?, "message"?}`` with a known status."""
+HIDDEN_MESSAGES = {
+    "error": "the model raised an exception on the hidden inputs (its message is withheld: it could "
+    "contain hidden data); check that it runs on the public inputs",
+    "refused": "the model's output on the hidden inputs was not usable (details withheld); check its "
+    "output type and length on the public inputs",
+}
+MAX_LABEL_CHARS = 100
+
+
+def validate_prediction(document: dict[str, Any], stage: Stage) -> dict[str, Any]:
+    """One model-on-input result, checked against its adapter: ``{"status", "value"?, "message"?}``.
+
+    For a hidden input set, messages from the kernel are replaced by the grader's own: the
+    student's exception text could quote the hidden rows, and would reach their feedback.
+    """
     entry = document.get("prediction")
     if not isinstance(entry, dict) or entry.get("status") not in PREDICTION_STATUSES:
         raise HarvestError("harvest output has no usable 'prediction' entry")
-    if entry["status"] == "ok":
-        value = entry.get("value")
-        if not isinstance(value, (list, float, int)) or isinstance(value, bool):
-            raise HarvestError("predictions must be a list (or one number for sklearn_cv)")
-        return {"status": "ok", "value": value}
-    return {"status": entry["status"], "message": _message(entry.get("message"))}
+    status = entry["status"]
+    if status != "ok":
+        if stage.hidden:
+            variable = stage.config.get("model", {}).get("variable", stage.model)
+            own = {"missing": f"{variable} is not defined", "none": f"{variable} is still None"}
+            return {"status": status, "message": own.get(status) or HIDDEN_MESSAGES[status]}
+        return {"status": status, "message": _message(entry.get("message"))}
+    try:
+        return {"status": "ok", "value": _check_value(entry.get("value"), stage)}
+    except HarvestError as exc:
+        message = HIDDEN_MESSAGES["refused"] if stage.hidden else str(exc)
+        return {"status": "refused", "message": message}
+
+
+def _check_value(value: Any, stage: Stage) -> Any:
+    """The shape each adapter must return: one float (cv), else one plain item per input row."""
+    if stage.adapter == "sklearn_cv":
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+            raise HarvestError("cross-validated accuracy must be a number in [0, 1]")
+        return float(value)
+    if not isinstance(value, list):
+        raise HarvestError("predictions must be a list")
+    if stage.rows is not None and len(value) != stage.rows:
+        raise HarvestError(f"expected {stage.rows} predictions, got {len(value)}")
+    if stage.adapter == "row_predicate":
+        ok = all(isinstance(v, bool) for v in value)
+    elif stage.adapter == "torch_classifier":
+        ok = all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+    else:  # sklearn_predict: class labels (strings or numbers)
+        ok = all(
+            (isinstance(v, str) and len(v) <= MAX_LABEL_CHARS)
+            or (isinstance(v, (int, float)) and not isinstance(v, bool))
+            for v in value
+        )
+    if not ok:
+        raise HarvestError(f"predictions of the wrong type for adapter {stage.adapter}")
+    return value

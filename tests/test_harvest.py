@@ -232,32 +232,96 @@ def test_validate_answers_keeps_only_known_shapes():
     assert len(result["c"]["message"]) == harvest.MESSAGE_CHARS
     assert "extra" not in result
     with pytest.raises(harvest.HarvestError):
-        harvest.validate_prediction({"prediction": {"status": "ok", "value": "not a list"}})
+        harvest.validate_prediction({"prediction": {"status": "weird"}}, _stage("row_predicate", False))
 
 
 # -- staging -------------------------------------------------------------------------------------
 
 
-def test_plan_stages_inputs_but_never_hidden_labels(tmp_path):
+def test_plan_orders_stages_and_stages_inputs_late_without_hidden_labels(tmp_path):
     assignment = load_assignment(FIXTURE / "exec.yaml")
     plan = harvest.plan_harvest(assignment, FIXTURE / "data", tmp_path, "/home/student")
-    staged = sorted(p.name for p in plan.host_dir.iterdir())
+    names = [s.name for s in plan.stages]
+    assert names[0] == "answers"
+    hidden_flags = [s.hidden for s in plan.stages[1:]]
+    assert hidden_flags == sorted(hidden_flags) and any(hidden_flags)  # public stages first
+    assert list(plan.inputs_dir.iterdir()) == []  # nothing is in the sandbox before its stage
+    for stage in plan.stages:
+        plan.prepare(stage)
+    staged = sorted(p.name for p in plan.inputs_dir.iterdir())
     assert "pts_hidden.csv" in staged and "vec_hidden.npy" in staged
     assert "pts_public-labels.csv" in staged  # public labels may enter the sandbox
     assert not any("hidden-labels" in name for name in staged)  # hidden labels never do
     hidden_labels = (FIXTURE / "data" / "hidden" / "points_y.csv").read_bytes()
-    assert all((plan.host_dir / n).read_bytes() != hidden_labels for n in staged)
-    names = [s.name for s in plan.stages]
-    assert names[0] == "answers" and "clf/pts_hidden" in names and "cv/pts_train" in names
-    assert all(s.config["out"].startswith(f"/home/student/{plan.host_dir.name}/") for s in plan.stages)
+    assert all((plan.inputs_dir / n).read_bytes() != hidden_labels for n in staged)
+    by_name = {s.name: s for s in plan.stages}
+    assert by_name["clf/pts_hidden"].rows == 20 and by_name["net/vec_hidden"].rows == 30
+    assert all(s.config["out"].startswith(f"/home/student/{plan.outputs_dir.name}/") for s in plan.stages)
     plan.cleanup()
-    assert not plan.host_dir.exists()
+    assert not plan.inputs_dir.exists() and not plan.outputs_dir.exists()
 
     public = harvest.plan_harvest(assignment, FIXTURE / "data", tmp_path, "/home/student", public_only=True)
     assert [s.name for s in public.stages] == ["answers", "clf/pts_public", "cv/pts_train"]
     assert public.skipped["net"]["vec_hidden"]["status"] == "skipped"
-    assert not any("hidden" in p.name for p in public.host_dir.iterdir())
     public.cleanup()
+
+
+def test_staging_never_follows_a_planted_link(tmp_path):
+    assignment = load_assignment(FIXTURE / "exec.yaml")
+    plan = harvest.plan_harvest(assignment, FIXTURE / "data", tmp_path, "/home/student")
+    victim = tmp_path / "victim.txt"
+    victim.write_text("host file")
+    (plan.inputs_dir / "pts_hidden.csv").symlink_to(victim)
+    stage = next(s for s in plan.stages if s.input == "pts_hidden")
+    with pytest.raises(FileExistsError):
+        plan.prepare(stage)
+    assert victim.read_text() == "host file"
+    # renaming the directory away and putting a link in its place does not redirect the copy
+    moved = tmp_path / "moved"
+    plan.inputs_dir.rename(moved)
+    plan.inputs_dir.symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    (tmp_path / "elsewhere").mkdir()
+    plan.prepare(next(s for s in plan.stages if s.input == "vec_hidden"))
+    assert (moved / "vec_hidden.npy").is_file() and not any((tmp_path / "elsewhere").iterdir())
+    plan.cleanup()
+
+
+def _stage(adapter: str, hidden: bool, rows: int | None = 3) -> harvest.Stage:
+    return harvest.Stage(
+        name="m/i",
+        config={"model": {"variable": "rule"}},
+        out_file="x.json",
+        model="m",
+        input="i",
+        adapter=adapter,
+        hidden=hidden,
+        rows=rows,
+    )
+
+
+def test_predictions_are_checked_per_adapter_and_hidden_messages_withheld():
+    def check(value, adapter, hidden=False, status="ok", message=None):
+        entry = (
+            {"status": status, "value": value} if status == "ok" else {"status": status, "message": message}
+        )
+        return harvest.validate_prediction({"prediction": entry}, _stage(adapter, hidden))
+
+    assert check([True, False, True], "row_predicate") == {"status": "ok", "value": [True, False, True]}
+    assert check([1, 0, 1], "row_predicate")["status"] == "refused"
+    assert check([True], "row_predicate")["message"] == "expected 3 predictions, got 1"
+    assert check([1, 2, 3], "torch_classifier")["status"] == "ok"
+    assert check(["Adelie", "x" * 500, "Gentoo"], "sklearn_predict")["status"] == "refused"
+    assert check(0.93, "sklearn_cv") == {"status": "ok", "value": 0.93}
+    assert check(1.5, "sklearn_cv")["status"] == "refused"
+    leak = "hidden rows: 39.1,18.7,181"
+    shown = check(None, "row_predicate", status="error", message=f"ValueError: {leak}")
+    assert shown["message"] == f"ValueError: {leak}"  # public input: the student's own message helps
+    withheld = check(None, "row_predicate", hidden=True, status="error", message=f"ValueError: {leak}")
+    assert withheld["status"] == "error" and "39.1" not in withheld["message"]
+    refused = check([True], "row_predicate", hidden=True)
+    assert refused["status"] == "refused" and "withheld" in refused["message"]
+    missing = check(None, "row_predicate", hidden=True, status="missing", message=leak)
+    assert missing == {"status": "missing", "message": "rule is not defined"}
 
 
 # -- parts and free text -------------------------------------------------------------------------
