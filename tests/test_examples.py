@@ -260,6 +260,9 @@ def test_crashing_cell_costs_only_its_own_work(graded):
     # the tuned network (a later cell of the same part) still counts; the crashed run's answers do not
     assert items["p2_tuned_test_error"]["status"] == "passed", _explain([items["p2_tuned_test_error"]])
     assert items["p2_sgd_val_error"]["points"] == 0
+    # only his tuned-loss plot is new in Part 2: the template's sample digits do not count as a sweep plot
+    assert items["p2_loss_figure"]["status"] == "passed"
+    assert items["p2_sweep_figure"]["points"] == 0, _explain([items["p2_sweep_figure"]])
 
 
 @pytest.mark.slow
