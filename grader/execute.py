@@ -495,20 +495,38 @@ class _Runner:
                 "output_cap", index, f"output passed {self.limits.output_bytes} bytes; the rest was dropped"
             )
         elif not client.cell_idle_seen and entry["status"] in ("ok", "error"):
-            self._fire(
-                "output_cap",
-                index,
-                f"an output message over {self.max_message_bytes} bytes was refused; the cell's output is incomplete",
-            )
-            # ZMQ drops the connection that carried the oversized message: reconnect the channels
-            if client.kc is not None:
-                client.kc.stop_channels()
-                client.kc = None
-            await client.async_start_new_kernel_client()
+            # IOPub lost messages. Either one was over the ZMQ size limit (the kernel still
+            # answers: reconnect the channels) or the cell broke the kernel's own messaging
+            # (it answers nothing: treat it as dead, so it is restarted and replayed).
+            if await self.alive_and_idle() and await self._reconnect():
+                self._fire(
+                    "output_cap",
+                    index,
+                    f"an output message over {self.max_message_bytes} bytes was refused; the cell's output is incomplete",
+                )
+            else:
+                entry["status"] = "kernel_died"
+                entry["message"] = "the kernel stopped answering after this cell (its messaging was broken)"
+                return
         else:
             return
         if entry["status"] == "ok":
             entry["status"] = "output_truncated"
+
+    async def _reconnect(self) -> bool:
+        """New ZMQ channels to the same kernel (ZMQ drops a connection that carried an oversized
+        message). False when the kernel does not answer on the new channels either."""
+        client = self.client
+        assert client is not None
+        if client.kc is not None:
+            client.kc.stop_channels()
+            client.kc = None
+        try:
+            await client.async_start_new_kernel_client()
+        except Exception as exc:
+            log.info("reconnecting to the kernel failed: %s", exc)
+            return False
+        return True
 
     async def recover(self, entry: dict[str, Any], done_ok: list[int]) -> None:
         """Restart the kernel and replay the cells that had succeeded, so later parts can run."""
@@ -606,7 +624,6 @@ async def _harvest(runner: _Runner, assignment: Any, data_dir: Path, public_only
     limits = runner.limits
     started = time.perf_counter()
     result: dict[str, Any] = {"status": "ok", "message": "", "answers": {}, "predictions": {}}
-    names = list(assignment.answers)
     inside_home = runner.sandbox.environment().get("HOME", SANDBOX_HOME)
     try:
         plan = harvest_mod.plan_harvest(
@@ -620,7 +637,7 @@ async def _harvest(runner: _Runner, assignment: Any, data_dir: Path, public_only
         )
     except (harvest_mod.HarvestError, OSError) as exc:
         result.update(status="failed", message=f"harvest could not start: {exc}")
-        result["answers"] = {n: {"status": "missing", "message": "harvest did not run"} for n in names}
+        result["answers"] = {}
         return result
     deadline = time.monotonic() + limits.harvest_timeout
     problems: list[str] = []
@@ -645,8 +662,8 @@ async def _harvest(runner: _Runner, assignment: Any, data_dir: Path, public_only
                 if entry.get("status") == "ok":
                     result["answers"] = entry["value"]
                 else:
+                    # no per-answer entries: "missing" means "not defined", which would be wrong here
                     problems.append(f"answers: {entry['message']}")
-                    result["answers"] = {n: {"status": "missing", "message": entry["message"]} for n in names}
             else:
                 result["predictions"].setdefault(stage.model, {})[stage.input] = entry
                 if entry["status"] == "error" and entry.get("message", "").startswith(("not run", "harvest")):
@@ -882,9 +899,7 @@ async def _drive(
             record["harvest"]["free_text"] = free_text
         else:
             record["harvest"]["message"] = "not run: the kernel was not available after the notebook"
-            record["harvest"]["answers"] = {
-                n: {"status": "missing", "message": "harvest did not run"} for n in assignment.answers
-            }
+            record["harvest"]["answers"] = {}
     finally:
         watchdog.cancel()
         await runner.stop()

@@ -195,8 +195,8 @@ def plan_harvest(
     Each answer (and each prediction set) may take ``answer_bytes`` as JSON.
     """
     token = secrets.token_hex(12)
-    inputs_dir = workdir / f".grader-in-{token}"
-    outputs_dir = workdir / f".grader-out-{secrets.token_hex(12)}"
+    inputs_dir = workdir / f".grader-harvest-in-{token}"
+    outputs_dir = workdir / f".grader-harvest-out-{secrets.token_hex(12)}"
     inputs_dir.mkdir(mode=0o755)
     outputs_dir.mkdir(mode=0o755)
     owner = workdir.stat()

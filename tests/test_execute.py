@@ -179,7 +179,7 @@ def test_watchdog_stops_the_notebook_and_skips_the_rest(tmp_path, assignment):
     assert statuses[0] == "ok" and "timeout" in statuses and statuses[-1] == "skipped"
     assert any(f["limit"] == "notebook_timeout" for f in record["limits_fired"])
     assert record["telemetry"]["wall_s"] < 30
-    assert record["harvest"]["answers"]["total"]["status"] == "missing"
+    assert record["harvest"]["answers"] == {} and record["harvest"]["status"] == "failed"
 
 
 @pytest.mark.slow
@@ -215,3 +215,22 @@ def test_harvest_limits_fire_and_the_rest_is_kept(tmp_path, assignment):
     assert harvest["predictions"]["clf"]["pts_public"]["status"] == "error"
     assert any(f["limit"] == "harvest_timeout" for f in record["limits_fired"])
     assert harvest["wall_s"] < 40
+
+
+@pytest.mark.slow
+def test_kernel_dying_during_the_harvest_is_reported_as_such(tmp_path, assignment):
+    watcher = (
+        "import os, threading, time\ntotal = 3\n"
+        "values = [0.5] * 400_000  # slow to convert: the watcher wins the race with the harvest\n"
+        "def watch():\n    while True:\n"
+        "        if any(n.startswith('.grader-harvest') for n in os.listdir(os.environ['HOME'])):\n"
+        "            os._exit(0)\n        time.sleep(0.005)\n"
+        "threading.Thread(target=watch, daemon=True).start()"
+    )
+    record = run_notebook(
+        write(tmp_path, [new_code_cell(watcher)]), assignment, DATA, tmp_path / "out", run_id="hd"
+    )
+    harvest = record["harvest"]
+    assert harvest["status"] == "failed"
+    assert harvest["answers"] == {}  # not "missing": that would tell the student it is undefined
+    assert "died" in harvest["message"] or "not running" in harvest["message"]

@@ -91,6 +91,12 @@ ATTACKS: dict[str, str] = {
         import os
         os._exit(1)
         """,
+    # replace json.dumps in the kernel: its own messages (replies, status) become garbage
+    "broken_messaging": """
+        import json
+        json.dumps = lambda *args, **kwargs: "{}"
+        json.loads = lambda *args, **kwargs: {}
+        """,
     "ignore_interrupt": """
         import signal, time
         signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -223,3 +223,11 @@ def test_sleep_ignoring_sigint_is_stopped_by_restart(tmp_path):
     assert attack["wall_s"] < 60
     assert record["telemetry"]["kernel_restarts"] == 1
     assert_contained(record)
+
+
+def test_broken_kernel_messaging_is_restarted_and_replayed(tmp_path):
+    record = run_attack(tmp_path, "broken_messaging")
+    attack = cell(record, ATTACK_CELL)
+    assert attack["status"] in ("kernel_died", "timeout"), attack
+    assert record["telemetry"]["kernel_restarts"] == 1
+    assert_contained(record)
