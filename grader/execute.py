@@ -283,9 +283,6 @@ class _RunState:
     restarts: int = 0
     watchdog_fired: bool = False
     kernel_dead: bool = False
-    fatal: str | None = None
-    status: str = "completed"
-    message: str = ""
 
 
 class _Runner:
@@ -578,11 +575,9 @@ class _Runner:
         ename, evalue = error.get("ename", ""), error.get("evalue", "")
         if status == "timeout":
             if self.state.watchdog_fired:
-                self._fire(
-                    "notebook_timeout",
-                    index,
-                    f"the notebook passed its {self.limits.notebook_timeout:g} s limit",
-                )
+                for fired in self.state.limits_fired:  # the watchdog's entry: name the cell it hit
+                    if fired["limit"] == "notebook_timeout" and fired.get("cell") is None:
+                        fired["cell"] = index
             else:
                 self._fire("cell_timeout", index, f"the cell passed its {self.limits.cell_timeout:g} s limit")
         elif ename == "MemoryError" or (status == "kernel_died" and self._near_memory_limit(entry)):

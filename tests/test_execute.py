@@ -177,7 +177,9 @@ def test_watchdog_stops_the_notebook_and_skips_the_rest(tmp_path, assignment):
     assert record["status"] == "timeout"
     statuses = [c["status"] for c in record["cells"]]
     assert statuses[0] == "ok" and "timeout" in statuses and statuses[-1] == "skipped"
-    assert any(f["limit"] == "notebook_timeout" for f in record["limits_fired"])
+    stopped = [f for f in record["limits_fired"] if f["limit"] == "notebook_timeout"]
+    assert len(stopped) == 1
+    assert next(c for c in record["cells"] if c["index"] == stopped[0]["cell"])["status"] == "timeout"
     assert record["telemetry"]["wall_s"] < 30
     assert record["harvest"]["answers"] == {} and record["harvest"]["status"] == "failed"
 
