@@ -9,7 +9,8 @@ A PATH is a notebook, a folder, or an LMS export (a zip, or the folder it unpack
   submission. The student is the first submitter's SID (else e-mail, else name); the submission
   time comes from ``:created_at``.
 * **A plain folder**: a notebook directly inside it is its own student (the file's stem); a
-  notebook in a sub-folder belongs to the student named by that sub-folder.
+  notebook in a sub-folder belongs to the student named by that sub-folder. A zip is read as the
+  folder it unpacks to; a zip whose content is a single folder is read as that folder.
 
 Several notebooks of one student (the documented rule): a notebook named like the assignment's
 template (``hw2.ipynb``) is preferred; among those the newest wins (Gradescope submission time,
@@ -196,10 +197,24 @@ def _walk_notebooks(root: Path, rejected: list[Rejected]) -> list[Path]:
     return found
 
 
+def _unwrap(root: Path) -> Path:
+    """A zip whose content is one folder is read as that folder (exports wrap their content)."""
+    for _ in range(3):
+        entries = [p for p in root.iterdir() if p.name not in _SKIP_DIRS and not p.name.startswith(".")]
+        if len(entries) != 1 or not entries[0].is_dir() or entries[0].is_symlink():
+            break
+        if entries[0].name.startswith("submission_"):
+            break  # a Gradescope submission folder is a student, not a wrapper
+        root = entries[0]
+    return root
+
+
 def _scan_dir(
     root: Path, candidates: list[_Candidate], rejected: list[Rejected], origin: Path | None = None
 ) -> None:
     origin_text = f"{origin}:" if origin else ""
+    if origin is not None:
+        root = _unwrap(root)
     metadata = root / "submission_metadata.yml"
     if metadata.is_file():
         _scan_gradescope(root, metadata, candidates, rejected, origin_text)

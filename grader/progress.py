@@ -25,7 +25,8 @@ class BatchProgress:
             self._bar = tqdm(total=total, unit="nb", desc="grading", file=sys.stderr, dynamic_ncols=True)
             if skipped:
                 self._bar.write(
-                    f"{skipped} submission(s) unchanged since the last run: skipped (--force regrades)"
+                    f"{skipped} submission(s) unchanged since the last run: skipped (--force regrades)",
+                    file=sys.stderr,
                 )
             self._refresh()
 
@@ -39,7 +40,7 @@ class BatchProgress:
     def note(self, message: str) -> None:
         """A line above the bar (or on stderr without one)."""
         if self._bar is not None:
-            self._bar.write(message)
+            self._bar.write(message, file=sys.stderr)
         else:
             print(message, file=sys.stderr)
 

@@ -214,3 +214,26 @@ def test_ctrl_c_stops_cleanly_and_resumes(tmp_path: Path) -> None:
     rerun = subprocess.run(_runner(tmp_path, subs), timeout=120)
     assert rerun.returncode == EXIT_OK
     assert sorted(jsonl_ids(out)) == names
+
+
+def test_grade_help_does_not_import_dask() -> None:
+    code = (
+        "import sys, grader.batch, grader.commands.grade, grader.commands.worker; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in {'dask', 'distributed', 'dask_jobqueue'}))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    assert loaded.stdout.strip() == "[]"
+
+
+def test_progress_counts_outcomes(capsys: pytest.CaptureFixture[str]) -> None:
+    from grader.progress import BatchProgress
+
+    bar = BatchProgress(4, enabled=True, skipped=2)
+    for status in ("graded", "timeout", "error", "invalid_notebook"):
+        bar.done({"status": status})
+    bar.close()
+    assert (bar.graded, bar.failed, bar.timed_out) == (1, 2, 1)
+    err = capsys.readouterr().err
+    assert "2 submission(s) unchanged" in err and "graded=1" in err and "failed=2" in err and "4/4" in err

@@ -253,3 +253,16 @@ def test_ids_are_safe_and_unique(tmp_path: Path) -> None:
     write_nb(tmp_path / "in" / "a?b.ipynb")
     ids = sorted(by_id(collect([tmp_path / "in"], tmp_path / "w")))
     assert ids == ["a-b", "a-b-2"]
+
+
+def test_wrapped_gradescope_zip(tmp_path: Path) -> None:
+    """Gradescope's export zip wraps everything in one top-level folder."""
+    archive = tmp_path / "export.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr(
+            "assignment_42_export/submission_metadata.yml", "submission_1:\n  :submitters:\n  - :sid: 'A7'\n"
+        )
+        zf.writestr("assignment_42_export/submission_1/hw2.ipynb", nb_bytes())
+        zf.writestr("assignment_42_export/submission_2/hw2.ipynb", nb_bytes())
+    subs = by_id(collect([archive], tmp_path / "work"))
+    assert sorted(subs) == ["2", "A7"]  # no metadata for submission_2: its folder id

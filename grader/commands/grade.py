@@ -46,13 +46,6 @@ def _gpu_list(text: str | None) -> list[str]:
     "--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Parallel notebooks."
 )
 @click.option(
-    "--threads",
-    type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="BLAS/torch threads per worker.",
-)
-@click.option(
     "--gpus", default=None, help="Local pool: GPU ids (0,1); each job gets one. Repeat an id to share."
 )
 @click.option(
@@ -106,7 +99,6 @@ def grade(
     assignment_name: str,
     out_dir: Path,
     workers: int,
-    threads: int,
     gpus: str | None,
     gpu_glob: str | None,
     timeout: float,
@@ -181,7 +173,6 @@ def grade(
             progress=not no_progress and sys.stderr.isatty(),
             gpus=_gpu_list(gpus) or None,
             gpu_glob=gpu_glob,
-            threads=threads,
             slurm=slurm_options,
             wait_s=wait_workers,
         )

@@ -40,20 +40,17 @@ from grader.executors import GPU_ENV, THREAD_VARS
     metavar="DURATION",
     help="Retire gracefully after this long (e.g. 1h50m), to stay under a batch job's walltime.",
 )
-@click.option("--threads", default=1, show_default=True, help="BLAS/torch threads per notebook.")
 def worker(
-    scheduler: str, gpu: str | None, name: str | None, memory_limit: str, lifetime: str | None, threads: int
+    scheduler: str, gpu: str | None, name: str | None, memory_limit: str, lifetime: str | None
 ) -> None:
     """Start a Dask worker for `grader grade --scheduler ADDRESS`."""
-    if threads < 1:
-        raise click.BadParameter("must be at least 1", param_hint="--threads")
     if gpu is not None:
         if not gpu.strip() or "," in gpu:
             raise click.BadParameter("give exactly one GPU id or UUID", param_hint="--gpu")
         os.environ["CUDA_VISIBLE_DEVICES"] = gpu
         os.environ[GPU_ENV] = gpu
-    for var in THREAD_VARS:
-        os.environ[var] = str(threads)
+    for var in THREAD_VARS:  # the worker's own numeric work; kernels get one thread from execute
+        os.environ[var] = "1"
     kwargs: dict[str, object] = {
         "nthreads": 1,
         "resources": {"GPU": 1} if gpu is not None else {},
