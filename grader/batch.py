@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import os
-import sys
 import time
 import traceback
 from collections import Counter, deque
@@ -30,6 +29,7 @@ from grader.results import load_results, rebuild_jsonl, result_path, save_result
 from grader.submission import Submission
 
 EXIT_OK = 0
+EXIT_OUTPUTS = 1  # every result is saved, but the class summary or an export could not be written
 EXIT_USAGE = 2  # bad arguments, unknown assignment, no GPU where one is needed
 EXIT_INCOMPLETE = 3  # some submissions could not be graded (status error or sandbox_error)
 EXIT_INTERRUPTED = 130  # Ctrl-C: finished results are kept, rerun to resume
@@ -56,12 +56,15 @@ class BatchSummary:
     interrupted: bool = False
     statuses: Counter[str] = field(default_factory=Counter)
     not_graded: list[str] = field(default_factory=list)  # ids with status error/sandbox_error
+    output_errors: list[str] = field(default_factory=list)  # summary/exports that failed
     wall_s: float = 0.0
 
     @property
     def exit_code(self) -> int:
         if self.interrupted:
             return EXIT_INTERRUPTED
+        if self.output_errors:
+            return EXIT_OUTPUTS
         return EXIT_INCOMPLETE if self.not_graded else EXIT_OK
 
     def describe(self) -> str:
@@ -72,6 +75,8 @@ class BatchSummary:
         )
         if self.not_graded:
             text += f"\nCould not be graded: {', '.join(self.not_graded)} (see their result rows)"
+        for problem in self.output_errors:
+            text += f"\nCould not write {problem}"
         if self.interrupted:
             text += "\nInterrupted: run the same command again to resume."
         return text
@@ -228,7 +233,7 @@ def grade_batch(
     else:
         rebuild_jsonl(out_dir)
     if not summary.interrupted:
-        _finish(out_dir, options)
+        summary.output_errors = _finish(out_dir, options)
     summary.wall_s = time.monotonic() - started
     return summary
 
@@ -364,29 +369,42 @@ def _outcome(
     return document
 
 
-def _finish(out_dir: Path, options: GradeOptions) -> None:
-    """Class summary and gradebook exports over every stored result."""
+def _finish(out_dir: Path, options: GradeOptions) -> list[str]:
+    """Gradebook exports and the class summary over every stored result; the failures, if any.
+
+    Each output is attempted on its own: the results are already saved, so one failing writer
+    must neither hide the others nor lose the batch.
+    """
     results = load_results(out_dir)
     if not results:
-        return
-    try:
-        from grader import exports
+        return []
+    from grader import exports
 
-        exports.write_grades_csv(results, out_dir / "grades.csv")
-        exports.write_canvas_csv(results, out_dir / "canvas.csv")
-        exports.write_gradescope(results, out_dir / "gradescope")
-    except ImportError as exc:
-        print(f"warning: gradebook exports skipped ({exc})", file=sys.stderr)
+    steps: list[tuple[str, Callable[[], Any]]] = [
+        ("grades.csv", lambda: exports.write_grades_csv(results, out_dir / "grades.csv")),
+        ("canvas.csv", lambda: exports.write_canvas_csv(results, out_dir / "canvas.csv")),
+        ("gradescope/", lambda: exports.write_gradescope(results, out_dir / "gradescope")),
+    ]
     if options.write_reports:
         from grader.report import render_summary
 
-        render_summary(results, out_dir, assignment=options.assignment)
+        steps.append(
+            ("summary.html", lambda: render_summary(results, out_dir, assignment=options.assignment))
+        )
+    failures = []
+    for name, step in steps:
+        try:
+            step()
+        except Exception as exc:  # reported and reflected in the exit code, never a lost batch
+            failures.append(f"{name}: {type(exc).__name__}: {exc}")
+    return failures
 
 
 __all__ = [
     "EXIT_INCOMPLETE",
     "EXIT_INTERRUPTED",
     "EXIT_OK",
+    "EXIT_OUTPUTS",
     "EXIT_USAGE",
     "BatchError",
     "BatchSummary",

@@ -237,3 +237,16 @@ def test_progress_counts_outcomes(capsys: pytest.CaptureFixture[str]) -> None:
     assert (bar.graded, bar.failed, bar.timed_out) == (1, 2, 1)
     err = capsys.readouterr().err
     assert "2 submission(s) unchanged" in err and "graded=1" in err and "failed=2" in err and "4/4" in err
+
+
+def test_a_failing_export_keeps_results_and_exits_1(tmp_path: Path) -> None:
+    from grader.batch import EXIT_OUTPUTS
+
+    write_notebook(tmp_path / "subs" / "a.ipynb")
+    options = toy_options(tmp_path)
+    (options.out_dir / "grades.csv").mkdir(parents=True)  # a directory where the CSV must go
+    summary = grade_batch([tmp_path / "subs"], options, progress=False, task=cell_count_task)
+    assert summary.exit_code == EXIT_OUTPUTS
+    assert summary.output_errors and summary.output_errors[0].startswith("grades.csv")
+    assert (options.out_dir / "canvas.csv").is_file()  # the other outputs were still written
+    assert jsonl_ids(options.out_dir) == ["a"]

@@ -6,7 +6,8 @@ several. Results are written as each submission finishes; rerunning the same com
 
 Exit codes: 0 every submission was graded; 3 some could not be graded (status ``error`` or
 ``sandbox_error``: see their rows); 2 usage errors (bad options, unknown assignment, GPUs needed
-but none offered); 130 interrupted by Ctrl-C (finished results are kept).
+but none offered); 1 results saved but the class summary or an export could not be written;
+130 interrupted by Ctrl-C (finished results are kept).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ EPILOG = (
     "GPU submissions: those matching --gpu-notebooks (or all, when the rubric profile says gpu: true) "
     "need a GPU; the local pool hands each job one GPU from --gpus, Dask routes them to workers "
     "started with `grader worker --gpu ID`. Exit codes: 0 all graded, 3 some could not be graded, "
-    "2 usage error, 130 interrupted."
+    "2 usage error, 1 results saved but a summary/export failed, 130 interrupted."
 )
 
 
