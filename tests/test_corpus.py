@@ -565,23 +565,8 @@ def canary_hits(run: CorpusRun) -> dict[str | None, list[str]]:
 
 @needs_bwrap
 def test_no_canary_in_any_output(corpus: CorpusRun) -> None:
-    """Inputs with a known leak (``leak_xfail`` in expected.yaml) are checked on their own below."""
-    known = {name for name, spec in EXPECTED.items() if spec.get("leak_xfail")}
-    hits = {k: v for k, v in canary_hits(corpus).items() if k not in known}
+    hits = canary_hits(corpus)
     assert not hits, f"secret content reached the outputs: {hits}"
-
-
-@needs_bwrap
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=spec["leak_xfail"]))
-        for name, spec in EXPECTED.items()
-        if spec.get("leak_xfail")
-    ],
-)
-def test_no_canary_from_known_leaky_input(corpus: CorpusRun, name: str) -> None:
-    assert canary_hits(corpus).get(name) is None, canary_hits(corpus).get(name)
 
 
 # ---------------------------------------------------------------------------------------------
