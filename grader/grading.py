@@ -39,9 +39,21 @@ class GradeOptions:
     write_reports: bool = True
 
 
-def load_expected(assignment: Assignment) -> dict[str, Any] | None:
-    """The assignment's expected.json, or None when it has not been calibrated yet."""
-    path = assignment.expected_path
+def expected_file(assignment: Assignment, data_dir: Path | None, profile: str | None = None) -> Path | None:
+    """The expected.json that applies to this data: one per data profile (bands differ with data)."""
+    from grader.expected import expected_path_for
+    from grader.scoring import resolve_profile
+
+    if data_dir is not None:
+        profile = resolve_profile(assignment, Path(data_dir), profile)
+    return expected_path_for(assignment, profile)
+
+
+def load_expected(
+    assignment: Assignment, data_dir: Path | None = None, profile: str | None = None
+) -> dict[str, Any] | None:
+    """The calibrated expected metrics for this data profile, or None when not calibrated yet."""
+    path = expected_file(assignment, data_dir, profile)
     if path is None or not path.is_file():
         return None
     return json.loads(path.read_text(encoding="utf-8"))
@@ -56,7 +68,9 @@ def resolve_data_dir(options: GradeOptions) -> Path:
     return ensure_data(options.assignment, profile=options.profile)
 
 
-def content_hash(notebook: Path, assignment: Assignment, data_dir: Path | None = None) -> str:
+def content_hash(
+    notebook: Path, assignment: Assignment, data_dir: Path | None = None, profile: str | None = None
+) -> str:
     """What a result depends on: the notebook's bytes, the rubric, expected.json, the data.
 
     A rerun skips a submission whose hash is unchanged; any change to one of these regrades it.
@@ -65,7 +79,7 @@ def content_hash(notebook: Path, assignment: Assignment, data_dir: Path | None =
     for label, path in (
         ("notebook", notebook),
         ("rubric", assignment.rubric_path),
-        ("expected", assignment.expected_path),
+        ("expected", expected_file(assignment, data_dir, profile)),
         ("manifest", (Path(data_dir) / "MANIFEST.json") if data_dir else None),
     ):
         digest.update(label.encode())
@@ -144,7 +158,8 @@ def _grade(submission: Submission, options: GradeOptions, started: float) -> dic
     assignment = options.assignment
     out_dir = Path(options.out_dir)
     data_dir = resolve_data_dir(options)
-    expected = load_expected(assignment)
+    expected_path = expected_file(assignment, data_dir, options.profile)
+    expected = load_expected(assignment, data_dir, options.profile)
 
     run = run_notebook(
         Path(submission.path),
@@ -167,7 +182,7 @@ def _grade(submission: Submission, options: GradeOptions, started: float) -> dic
             "submission": str(submission.path),
             "id": submission.id,
             "student": submission.student,
-            "content_hash": content_hash(Path(submission.path), assignment, data_dir),
+            "content_hash": content_hash(Path(submission.path), assignment, data_dir, options.profile),
             "graded_at": _now(),
             "grader_version": __version__,
             "executed_notebook": run.get("executed_notebook"),
@@ -175,11 +190,21 @@ def _grade(submission: Submission, options: GradeOptions, started: float) -> dic
         }
     )
     warnings = list(document.get("warnings", []))
-    if expected is None and assignment.expected_path is not None:
+    if expected is None and expected_path is not None:
         warnings.append(
-            f"{assignment.expected_path.name} is missing: items scored against the reference were not "
+            f"{expected_path.name} is missing: items scored against the reference were not "
             f"calibrated (run `grader reference {assignment.name}`)"
         )
+    elif expected is not None:
+        from grader.expected import check_current
+
+        stale = check_current(assignment, expected, data_dir)
+        if stale:
+            warnings.append(
+                f"{expected_path.name if expected_path else 'expected.json'} is stale ("
+                + "; ".join(stale[:5])
+                + f"): recalibrate with `grader reference {assignment.name}`"
+            )
     document["warnings"] = warnings
     timings = {
         "execute_s": round(executed_at - started, 3),

@@ -78,7 +78,7 @@ def run_release_check(
     from grader.expected import check_current, release_margins
 
     checks = [Check("rubric is valid", True, f"{assignment.rubric_path} ({len(assignment.items)} items)")]
-    expected = load_expected(assignment)
+    expected = load_expected(assignment, data_dir)
     if expected is None:
         checks.append(
             Check(

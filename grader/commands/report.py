@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +32,10 @@ def resolve_assignment(name: str | None, results: list[dict[str, Any]]) -> Any:
 
 
 def load_expected(assignment: Any) -> dict[str, Any] | None:
-    path = getattr(assignment, "expected_path", None)
-    if path is None or not Path(path).is_file():
-        return None
-    return json.loads(Path(path).read_text(encoding="utf-8"))
+    """The assignment's calibrated metrics (default profile), or None without a rubric."""
+    from grader.grading import load_expected as load
+
+    return load(assignment) if assignment is not None else None
 
 
 def load_or_fail(out_dir: Path) -> list[dict[str, Any]]:
