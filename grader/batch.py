@@ -12,11 +12,14 @@ regrades all. The same loop drives the local pool and Dask (grader.executors).
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import os
+import signal
+import threading
 import time
 import traceback
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -172,7 +175,7 @@ def grade_batch(
         data_dir = resolve_data_dir(options)  # built once here, not by every worker at once
     except (OSError, ValueError) as exc:
         raise BatchError(f"the assignment's data cannot be prepared: {exc}") from exc
-    options = replace(options, out_dir=out_dir, data_dir=data_dir)
+    options = replace(options, out_dir=out_dir, data_dir=Path(data_dir).resolve())  # workers: any cwd
     summary = BatchSummary(out_dir=out_dir)
 
     intake = _intake(paths, out_dir, options, gpu_glob)
@@ -216,8 +219,9 @@ def grade_batch(
             raise BatchError(str(exc)) from exc
         bar = BatchProgress(len(jobs), enabled=progress, skipped=summary.skipped)
         try:
-            pool.check(any(job.needs_gpu for job in jobs))
-            _drive(jobs, options, pool, task, bar, summary)
+            with _sigterm_interrupts():
+                pool.check(any(job.needs_gpu for job in jobs))
+                _drive(jobs, options, pool, task, bar, summary)
         except KeyboardInterrupt:
             summary.interrupted = True
             bar.note("Interrupted: stopping workers; finished results are saved.")
@@ -236,6 +240,23 @@ def grade_batch(
         summary.output_errors = _finish(out_dir, options)
     summary.wall_s = time.monotonic() - started
     return summary
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM (``kill``, a batch system ending the job) stops the batch as cleanly as Ctrl-C."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _intake(paths: list[Path], out_dir: Path, options: GradeOptions, gpu_glob: str | None) -> Intake:

@@ -172,6 +172,19 @@ def _wait_for_results(out: Path, count: int, timeout: float = 60) -> None:
     raise AssertionError(f"fewer than {count} results after {timeout} s")
 
 
+def _live_group_members(pgid: int, wait: float) -> list[str]:
+    """Processes of a process group that are still running (zombies excluded), after ``wait`` s."""
+    deadline = time.monotonic() + wait
+    while True:
+        listing = subprocess.run(["ps", "-o", "pid=,stat=", "-g", str(pgid)], capture_output=True, text=True)
+        live = [
+            line.split()[0] for line in listing.stdout.splitlines() if not line.split()[1].startswith("Z")
+        ]
+        if not live or time.monotonic() > deadline:
+            return live
+        time.sleep(0.2)
+
+
 @pytest.mark.slow
 def test_sigkill_mid_batch_then_rerun_loses_and_duplicates_nothing(tmp_path: Path) -> None:
     subs = tmp_path / "subs"
@@ -199,7 +212,8 @@ def test_sigkill_mid_batch_then_rerun_loses_and_duplicates_nothing(tmp_path: Pat
 
 
 @pytest.mark.slow
-def test_ctrl_c_stops_cleanly_and_resumes(tmp_path: Path) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_stops_cleanly_and_resumes(tmp_path: Path, signum: int) -> None:
     subs = tmp_path / "subs"
     names = [f"s{i:02d}" for i in range(10)]
     for name in names:
@@ -207,8 +221,12 @@ def test_ctrl_c_stops_cleanly_and_resumes(tmp_path: Path) -> None:
     out = tmp_path / "out"
     process = subprocess.Popen(_runner(tmp_path, subs), start_new_session=True)
     _wait_for_results(out, 2)
-    os.killpg(process.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
+    if signum == signal.SIGINT:
+        os.killpg(process.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
+    else:
+        process.send_signal(signal.SIGTERM)  # `kill PID`, or a batch system ending the job
     assert process.wait(timeout=30) == EXIT_INTERRUPTED
+    assert _live_group_members(process.pid, wait=15) == [], "worker processes outlived the coordinator"
     done = sorted(p.stem for p in (out / "results").glob("*.json"))
     assert sorted(jsonl_ids(out)) == done
     rerun = subprocess.run(_runner(tmp_path, subs), timeout=120)
