@@ -278,7 +278,9 @@ def corpus() -> CorpusRun:
         killers = [name for name, spec in EXPECTED.items() if spec.get("batch_killer")]
         for name in killers:
             shutil.move(subs / f"{name}.ipynb", isolated / f"{name}.ipynb")
-        export = build_inputs.traversal_zip(base / "corpus_export.zip", build_inputs.solved())
+        export = build_inputs.traversal_zip(
+            base / "corpus_export.zip", build_inputs.solved(), build_inputs.SOURCES["good_partial"]
+        )
         data = base / "data"
         made = subprocess.run(
             [str(GRADER), "data", str(RUBRIC), "--out", str(data)],

@@ -670,11 +670,13 @@ def huge_notebook(path: Path, size_mb: int = 100) -> Path:
     return path
 
 
-def traversal_zip(path: Path, good: dict) -> Path:
-    """An LMS-style export with path-traversal, absolute, symlink and Windows entries, plus one good one."""
+def traversal_zip(path: Path, good: dict, other: dict) -> Path:
+    """An LMS-style export with path-traversal, absolute, symlink and Windows entries, plus two
+    students' good notebooks (``zipstudent``, ``zipstudent2``)."""
     payload = json.dumps(good).encode()
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("zipstudent/hw.ipynb", payload)
+        archive.writestr("zipstudent2/hw.ipynb", json.dumps(other).encode())
         archive.writestr("../../../../../../tmp/corpus-zip-escape.ipynb", payload)
         archive.writestr("/tmp/corpus-zip-absolute.ipynb", payload)
         archive.writestr("..\\..\\corpus-zip-windows.ipynb", payload)
