@@ -90,16 +90,19 @@ class _locked:
         self._handle.close()
 
 
-def load_results(out_dir: Path) -> list[dict[str, Any]]:
-    """Every stored result document, sorted by id. Unreadable files are skipped (a crash mid-rename
-    cannot produce one, but a person editing the folder can)."""
-    docs = []
+def iter_results(out_dir: Path) -> Iterator[dict[str, Any]]:
+    """Every stored result document, one at a time, sorted by id. Unreadable files are skipped
+    (a crash mid-rename cannot produce one, but a person editing the folder can)."""
     for path in sorted((out_dir / "results").glob("*.json")):
         try:
-            docs.append(json.loads(path.read_text(encoding="utf-8")))
+            yield json.loads(path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError):
             continue
-    return docs
+
+
+def load_results(out_dir: Path) -> list[dict[str, Any]]:
+    """Every stored result document, sorted by id."""
+    return list(iter_results(out_dir))
 
 
 def iter_jsonl(path: Path) -> Iterator[dict[str, Any]]:
@@ -117,11 +120,11 @@ def rebuild_jsonl(out_dir: Path) -> Path:
     """
     target = out_dir / "results.jsonl"
     with _locked(out_dir):
-        lines = [json.dumps(doc, sort_keys=False, default=_jsonable) for doc in load_results(out_dir)]
         fd, tmp = tempfile.mkstemp(prefix=".results.jsonl.", dir=out_dir)
         os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write("\n".join(lines) + ("\n" if lines else ""))
+            for document in iter_results(out_dir):  # one document in memory at a time
+                handle.write(json.dumps(document, sort_keys=False, default=_jsonable) + "\n")
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, target)
