@@ -37,6 +37,7 @@ class GradeOptions:
     limits: Limits | None = None
     public_only: bool = False
     write_reports: bool = True
+    env: dict[str, str] | None = None  # extra kernel environment (e.g. GRADER_SEED), on top of the defaults
 
 
 def expected_file(assignment: Assignment, data_dir: Path | None, profile: str | None = None) -> Path | None:
@@ -171,6 +172,7 @@ def _grade(submission: Submission, options: GradeOptions, started: float) -> dic
         gpu=options.gpu,
         limits=options.limits,
         public_only=options.public_only,
+        env=options.env,
     )
     executed_at = time.perf_counter()
     document = score_run(
