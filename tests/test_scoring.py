@@ -339,3 +339,16 @@ def test_missing_free_text_cell_scores_zero_and_says_where(toy, data_dir, expect
     item = by_id(score_run(run, toy, expected, data_dir))["t2_why_model"]
     assert item["status"] == "failed" and item["points"] == 0
     assert "**ANSWER why_model**" in item["message"]
+
+
+def test_unreadable_notebook_says_nothing_ran(toy, data_dir, expected, good_run) -> None:
+    run = copy.deepcopy(good_run)
+    run.update(status="invalid_notebook", message="not a Jupyter notebook: invalid JSON at line 1")
+    run["harvest"] = {"status": "failed", "answers": {}, "predictions": {}, "figures": {}, "free_text": {}}
+    run["cells"] = []  # nothing executed
+    document = score_run(run, toy, expected, data_dir)
+    assert "could not be run: not a Jupyter notebook" in document["message"]
+    assert "what it produced was scored" not in document["message"]
+    assert document["auto_score"] == 0
+    reading_answers = [i for i in document["items"] if i["kind"] not in ("figure", "free_text")]
+    assert reading_answers and all("notebook could not be run" in i["message"] for i in reading_answers)

@@ -19,6 +19,10 @@ if TYPE_CHECKING:
     from grader.assignment import Assignment
 
 
+# Run statuses where no student code ran at all: nothing was produced, so nothing "was scored".
+NOT_RUN = frozenset({"invalid_notebook", "sandbox_error"})
+
+
 class Unanswered(Exception):
     """The answer an item needs is absent or unusable; the message says what to do."""
 
@@ -84,6 +88,8 @@ class ScoreContext:
         status = self.run.get("status", "completed")
         if status != "completed":
             reason = self.run.get("message") or status
+            if status in NOT_RUN:
+                return f"{what} could not be read because the notebook could not be run ({reason})"
             return f"{what} could not be read because the notebook did not finish ({reason})"
         harvest_message = self.harvest.get("message")
         if self.harvest.get("status") == "failed" and harvest_message:

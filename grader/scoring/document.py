@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from grader import __version__
+from grader.scoring.context import NOT_RUN
 
 if TYPE_CHECKING:
     from grader.assignment import Assignment
@@ -123,8 +124,11 @@ def _message(
         extras.append(f"{pending_submission:g} points on hidden data are graded on submission")
     if extras:
         text += " (" + "; ".join(extras) + ")"
-    if (run.get("status") or "completed") != "completed":
-        text += f". The notebook did not finish: {run.get('message') or run.get('status')}; what it produced was scored"
+    status = run.get("status") or "completed"
+    if status in NOT_RUN:
+        text += f". The notebook could not be run: {run.get('message') or status}"
+    elif status != "completed":
+        text += f". The notebook did not finish: {run.get('message') or status}; what it produced was scored"
     return text
 
 
