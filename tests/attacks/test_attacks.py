@@ -52,7 +52,9 @@ def _processes_with(marker: str) -> list[int]:
     return found
 
 
-def run_attack(tmp_path: Path, name: str, limits: Limits = LIMITS, **constants: object) -> dict:
+def run_attack(
+    tmp_path: Path, name: str, limits: Limits = LIMITS, backend: str = "auto", **constants: object
+) -> dict:
     marker = uuid.uuid4().hex
     notebook = write(attack_notebook(name, **constants), tmp_path / f"{name}.ipynb")
     record = run_notebook(
@@ -62,6 +64,7 @@ def run_attack(tmp_path: Path, name: str, limits: Limits = LIMITS, **constants: 
         tmp_path / "out",
         run_id=name,
         limits=limits,
+        backend=backend,
         env={"GRADER_TEST_MARKER": marker},
     )
     assert _processes_with(marker) == [], "a process of the run outlived it"
@@ -230,4 +233,29 @@ def test_broken_kernel_messaging_is_restarted_and_replayed(tmp_path):
     attack = cell(record, ATTACK_CELL)
     assert attack["status"] in ("kernel_died", "timeout"), attack
     assert record["telemetry"]["kernel_restarts"] == 1
+    assert_contained(record)
+
+
+# The process backend isolates nothing, but its rlimits and the engine's own limits still apply:
+# resource attacks must be stopped and contained there too (machines without bubblewrap use it).
+PROCESS_BACKEND_CASES = {
+    "memory_hog": (("error",), "memory", 0),
+    "disk_filler": (("error",), "file_size", 0),
+    "output_flood": (("output_truncated", "timeout"), "output_cap", 0),  # a loaded machine may time out first
+    "hard_exit": (("kernel_died",), None, 1),
+    "ignore_interrupt": (("timeout",), "cell_timeout", 1),
+    "broken_messaging": (("kernel_died", "timeout"), None, 1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PROCESS_BACKEND_CASES))
+def test_resource_attacks_are_contained_on_the_process_backend(tmp_path, name):
+    status, limit, restarts = PROCESS_BACKEND_CASES[name]
+    limits = Limits(**{**LIMITS.__dict__, "cell_timeout": 4})
+    record = run_attack(tmp_path, name, limits=limits, backend="process")
+    assert record["backend"] == "process" and not record["isolated"]
+    assert cell(record, ATTACK_CELL)["status"] in status, cell(record, ATTACK_CELL)
+    if limit:
+        assert fired(record, limit), record["limits_fired"]
+    assert record["telemetry"]["kernel_restarts"] == restarts
     assert_contained(record)
