@@ -227,6 +227,13 @@ class GradingClient(NotebookClient):
         # does, IOPub messages were lost, which here means one was over the ZMQ size limit.
         if msg.get("msg_type") == "status" and msg.get("content", {}).get("execution_state") == "idle":
             self.cell_idle_seen = True
+        if msg.get("msg_type") == "update_display_data":
+            # updates replace an earlier output's data without passing through output(): cap them here
+            size = _message_size(msg.get("content", {}))
+            self.cell_bytes += size
+            if size > self.output_cap:
+                self.cell_truncated = True
+                return None
         return super().process_message(msg, cell, cell_index)
 
     def output(

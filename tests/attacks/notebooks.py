@@ -83,6 +83,12 @@ ATTACKS: dict[str, str] = {
     "oversized_message": """
         print("z" * 80_000_000, flush=True)
         """,
+    # a display updated in place: updates bypass the usual output path
+    "display_update": """
+        from IPython.display import display
+        handle = display("small", display_id=True)
+        handle.update("u" * 5_000_000)
+        """,
     "infinite_loop": """
         while True:
             pass

@@ -188,7 +188,7 @@ def test_output_flood_is_capped(tmp_path):
     assert_contained(record)
 
 
-@pytest.mark.parametrize("name", ["huge_message", "oversized_message"])
+@pytest.mark.parametrize("name", ["huge_message", "oversized_message", "display_update"])
 def test_one_huge_message_is_capped(tmp_path, name):
     record = run_attack(tmp_path, name)
     attack = cell(record, ATTACK_CELL)
