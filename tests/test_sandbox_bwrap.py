@@ -6,6 +6,7 @@ that the grader and the machine are unaffected (no processes left, cgroups remov
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
@@ -348,6 +349,85 @@ def test_file_size_limit(sandbox_factory, dirs):
     assert (dirs["work"] / "big.bin").stat().st_size == 100 << 20
 
 
+def _mounted_at(path: Path) -> list[str]:
+    """File-system types mounted exactly at ``path`` in the grader's namespace."""
+    real = os.path.realpath(path)
+    found = []
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        left, _, right = line.partition(" - ")
+        if left.split()[4] == real:
+            found.append(right.split()[0])
+    return found
+
+
+@pytest.mark.skipif(not ROOT, reason="the working directory is a sized tmpfs only when the grader is root")
+def test_working_directory_total_size_is_capped(sandbox_factory, dirs):
+    """Files of 12 MiB each (under the file-size limit) into /home/student until refused: ENOSPC
+    near the 32 MiB cap, the host directory keeps only what it held before, nothing stays mounted."""
+    (dirs["work"] / "given.txt").write_text("from the caller")  # put there before prepare()
+    sb = sandbox_factory(disk_mb=32, file_size_mb=100)
+    assert _mounted_at(dirs["work"]) == ["tmpfs"]
+    assert sb.mechanisms["disk"].startswith("tmpfs on the working directory (32 MiB")
+    r, out = run_script(
+        sb,
+        """
+        import errno, json
+        written, error = 0, None
+        try:
+            for n in range(10):
+                with open(f"filler-{n}", "wb") as f:
+                    for _ in range(3):
+                        f.write(b"x" * (4 << 20))
+                        written += 4 << 20
+        except OSError as e:
+            error = errno.errorcode[e.errno]
+        print(json.dumps({"written_mb": written >> 20, "error": error, "given": open("given.txt").read()}))
+        """,
+    )
+    assert r.returncode == 0, r.stderr
+    assert out["error"] == "ENOSPC"
+    assert 24 <= out["written_mb"] <= 32
+    assert out["given"] == "from the caller"  # the caller's file was carried into the tmpfs
+    assert [f["limit"] for f in sb.limits_fired()] == ["disk"]
+    with pytest.raises(OSError) as full:
+        (dirs["work"] / "grader-file").write_bytes(b"x" * (4 << 20))  # the grader too: no reserve
+    assert full.value.errno == errno.ENOSPC
+    sb.make_room(6 << 20)  # the engine, before the harvest: room on top of the notebook's share
+    (dirs["work"] / "grader-file").write_bytes(b"x" * (6 << 20))
+    assert (dirs["work"] / "grader-file").stat().st_uid == 0
+    sb.cleanup()
+    sb.cleanup()  # idempotent
+    assert _mounted_at(dirs["work"]) == []
+    assert sorted(p.name for p in dirs["work"].iterdir()) == ["given.txt"]  # no filler reached the host
+
+
+@pytest.mark.skipif(not ROOT, reason="the working directory is a sized tmpfs only when the grader is root")
+def test_working_directory_is_unmounted_after_a_killed_kernel(sandbox_factory, dirs):
+    """A process still inside the directory (killed mid-write) does not keep the tmpfs mounted."""
+    sb = sandbox_factory(disk_mb=16)
+    proc = subprocess.Popen(
+        sb.wrap(
+            [
+                sys.executable,
+                "-c",
+                "f = open('held', 'wb'); print('up', flush=True); import time; time.sleep(300)",
+            ]
+        ),
+        env=sb.environment(),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout.readline().strip() == "up"
+        assert _mounted_at(dirs["work"]) == ["tmpfs"]
+        sb.cleanup()
+        assert _mounted_at(dirs["work"]) == []
+        assert proc.wait(timeout=10) == -signal.SIGKILL
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 def test_kill_all_stops_everything(sandbox_factory):
     sb = sandbox_factory()
     code = "import subprocess, time; subprocess.Popen(['sleep', '300']); print('up', flush=True); time.sleep(300)"
@@ -579,3 +659,5 @@ def test_unprivileged_grader_uses_its_own_uid():
     assert out["mechanisms"]["memory"].startswith("rlimit-as")
     assert out["mechanisms"]["uid"] == "65534 (the grader user)"
     assert any("not root" in n for n in out["notes"])
+    assert out["mechanisms"]["disk"].startswith("none")  # no tmpfs without root, and it says so
+    assert any("total disk use is NOT capped" in n for n in out["notes"])

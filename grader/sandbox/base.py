@@ -17,7 +17,13 @@ SANDBOX_DATA = "/assignment/data"  # the assignment's public data, read-only; AS
 
 @dataclass
 class Limits:
-    """Resource limits for one notebook run. Sizes in MiB, times in seconds."""
+    """Resource limits for one notebook run. Sizes in MiB, times in seconds.
+
+    ``disk_mb`` caps the total size of the working directory (SANDBOX_HOME): with the bwrap
+    backend as root it is a tmpfs of that size (RAM, charged to the run's memory cgroup; see
+    docs/SECURITY.md), elsewhere it is not enforced and the run's ``notes`` say so.
+    ``file_size_mb`` caps each file (RLIMIT_FSIZE); ``tmpfs_mb`` sizes /tmp and /dev/shm each.
+    """
 
     cell_timeout: float = 600.0
     notebook_timeout: float = 3600.0
@@ -30,6 +36,7 @@ class Limits:
     tmpfs_mb: int = 256
     harvest_timeout: float = 120.0
     answer_bytes: int = 2_000_000
+    disk_mb: int = 1024
 
 
 @dataclass

@@ -8,6 +8,8 @@ What the kernel gets:
     cache, time zone and fonts), /dev (bubblewrap's minimal one), /proc, /sys/devices/system/cpu;
   * writable: its workdir at SANDBOX_HOME, its IPC directory at the same path as outside, and
     sized tmpfs at /tmp and /dev/shm; the assignment's public data read-only at SANDBOX_DATA;
+    as root the workdir is itself a sized tmpfs mounted on the host (``grader.sandbox.workdir``),
+    so its total size is capped (``Limits.disk_mb``); otherwise it is not, and ``notes`` say so;
   * a cleared environment, a new session, death with its parent, the seccomp filter of
     ``grader.sandbox.seccomp``;
   * rlimits for file size, open files, CPU time and core dumps; memory and process count through a
@@ -51,6 +53,7 @@ from .common import (
 from .gpu import GpuInfo, GpuPlan, plan_gpu
 from .seccomp import write_filter
 from .uids import UidSlot, allocate_uid, kill_uid
+from .workdir import effective_size_mb, mount_tmpfs, resize, source_name, sweep_stale, unmount, usage_mb
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +106,8 @@ class BwrapSandbox:
         self._cgroups: RunCgroups | None = None
         self._state: Path | None = None
         self._root = os.geteuid() == 0
+        self._disk_mount: tuple[Path, str] | None = None  # (host path, mount source) while mounted
+        self._disk_mb: int | None = None  # the enforced size of the workdir tmpfs
 
     # -- life cycle -------------------------------------------------------------------------------
 
@@ -129,6 +134,7 @@ class BwrapSandbox:
                     f"mlag-{uuid.uuid4().hex[:12]}", lim.memory_mb, lim.max_processes
                 )
             self._choose_mechanisms()
+            self._cap_workdir()
             missing = [o for o in OPTIONAL_OPTIONS if o not in bwrap_features(self.bwrap)]
             if missing:
                 self.notes.append(f"this bubblewrap lacks {', '.join(missing)}: upgrade to 0.8 or later")
@@ -172,6 +178,42 @@ class BwrapSandbox:
         self.mechanisms["file_size"] = "rlimit-fsize"
         self.mechanisms["network"] = "network namespace + seccomp (Unix sockets only)"
         self.mechanisms["uid"] = f"{self.uid} ({'dedicated' if self._root else 'the grader user'})"
+
+    def _cap_workdir(self) -> None:
+        """As root: a sized tmpfs on the workdir (see grader.sandbox.workdir). Else, or when the
+        mount fails: no cap, said in ``mechanisms`` and ``notes``; the size is measured at the end."""
+        lim = self.config.limits
+        if self._root:
+            charged = self._cgroups is not None and self._cgroups.memory is not None
+            size = effective_size_mb(lim.disk_mb, lim.memory_mb if charged else None)
+            path, source = Path(os.path.realpath(self.config.workdir)), source_name()
+            try:
+                sweep_stale()
+                assert self.uid is not None and self.gid is not None
+                mount_tmpfs(path, size, self.uid, self.gid, source)
+            except OSError as exc:
+                reason = f"the working directory's tmpfs could not be mounted ({exc})"
+            else:
+                self._disk_mount, self._disk_mb = (path, source), size
+                where = (
+                    f"RAM charged to the run's memory cgroup ({lim.memory_mb} MiB)"
+                    if charged
+                    else f"RAM not counted by RLIMIT_AS: the run may hold {lim.memory_mb} MiB + these files"
+                )
+                self.mechanisms["disk"] = f"tmpfs on the working directory ({size} MiB; {where})"
+                if size < lim.disk_mb:
+                    self.notes.append(
+                        f"working directory capped at {size} MiB, not {lim.disk_mb}: its files are RAM "
+                        f"charged to the {lim.memory_mb} MiB memory limit, of which they may take a quarter"
+                    )
+                return
+        else:
+            reason = "not root: the working directory cannot be mounted as a sized tmpfs"
+        self.mechanisms["disk"] = f"none ({reason}; RLIMIT_FSIZE caps each file only)"
+        self.notes.append(
+            f"total disk use is NOT capped: {reason}; only each file is limited "
+            f"({lim.file_size_mb} MiB); a size over {lim.disk_mb} MiB is reported after the run"
+        )
 
     def _nproc(self) -> int | None:
         if self._cgroups is not None and self._cgroups.pids is not None:
@@ -313,7 +355,45 @@ class BwrapSandbox:
         return self._cgroups.peak_memory_mb() if self._cgroups else None
 
     def limits_fired(self) -> list[dict]:
-        return self._cgroups.limits_fired() if self._cgroups else []
+        fired = self._cgroups.limits_fired() if self._cgroups else []
+        disk = self._disk_fired()
+        return [*fired, disk] if disk else fired
+
+    def make_room(self, nbytes: int) -> None:
+        """Grow the workdir tmpfs by ``nbytes`` for the harvest (the engine calls this before it
+        stages inputs): the notebook's share stays ``disk_mb``, the harvest writes on top of it.
+        The kernel can use the room too; that only spoils its own harvest."""
+        if self._disk_mount is not None and self._disk_mb is not None:
+            resize(*self._disk_mount, self._disk_mb + -(-max(0, nbytes) // MIB) + 1)
+
+    def _disk_fired(self) -> dict | None:
+        """``disk`` when the workdir tmpfs is (nearly) full now, or, uncapped, over ``disk_mb``.
+
+        Read before cleanup() (the engine does): a notebook that filled the tmpfs and then deleted
+        its files is not seen, nor needed: the student saw ENOSPC."""
+        lim = self.config.limits
+        if self._disk_mount is not None and self._disk_mb is not None:
+            try:
+                st = os.statvfs(self._disk_mount[0])
+            except OSError:
+                return None
+            used = (st.f_blocks - st.f_bfree) * st.f_frsize
+            if used > self._disk_mb * MIB - max(MIB, self._disk_mb * MIB // 100):
+                return {
+                    "limit": "disk",
+                    "message": f"the working directory filled its {self._disk_mb} MiB cap (writes failed with ENOSPC)",
+                }
+            return None
+        if self._state is None:
+            return None
+        used = usage_mb(self.config.workdir)
+        if used is not None and used > lim.disk_mb:
+            return {
+                "limit": "disk",
+                "message": f"the working directory grew to {used:.0f} MiB, over the {lim.disk_mb} MiB "
+                "cap, which is not enforced here (see the run's notes)",
+            }
+        return None
 
     def kill_all(self) -> None:
         """Kill the run: its cgroup, every process of its uid, and bubblewrap's process group."""
@@ -326,6 +406,13 @@ class BwrapSandbox:
 
     def cleanup(self) -> None:
         self.kill_all()
+        if self._disk_mount is not None:
+            try:
+                unmount(*self._disk_mount)
+            except OSError as exc:
+                log.error("the working directory's tmpfs stays mounted: %s", exc)
+            else:
+                self._disk_mount = None
         if self._cgroups is not None:
             self._cgroups.remove()
             self._cgroups = None

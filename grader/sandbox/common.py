@@ -77,7 +77,15 @@ def validate_config(config: SandboxConfig) -> None:
     if config.data_dir is not None and not Path(config.data_dir).is_dir():
         raise SandboxError(f"data_dir {config.data_dir} is not a directory")
     lim = config.limits
-    for field in ("memory_mb", "max_processes", "file_size_mb", "open_files", "cpu_seconds", "tmpfs_mb"):
+    for field in (
+        "memory_mb",
+        "max_processes",
+        "file_size_mb",
+        "open_files",
+        "cpu_seconds",
+        "tmpfs_mb",
+        "disk_mb",
+    ):
         if getattr(lim, field) <= 0:
             raise SandboxError(f"limit {field} must be positive, got {getattr(lim, field)}")
     for key, value in config.env.items():

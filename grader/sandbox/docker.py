@@ -58,7 +58,11 @@ class DockerSandbox:
             "processes": f"{engine} --pids-limit",
             "file_size": "ulimit fsize",
             "network": "--network none",
+            "disk": "none (the working directory is a bind of a host directory)",
         }
+        self.notes.append(
+            "total disk use of the working directory is NOT capped; ulimit fsize caps each file"
+        )
         self.gpu_visible: str | None = None
 
     def prepare(self) -> None:

@@ -23,6 +23,7 @@ from .common import (
     rlimit_args,
     validate_config,
 )
+from .workdir import usage_mb
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,12 @@ class ProcessSandbox:
             "memory": "rlimit-as" if self.config.gpu is None else "none (GPU job)",
             "processes": "rlimit-nproc (approximate: shares the grader's uid)" if nproc else "none (root)",
             "file_size": "rlimit-fsize",
+            "disk": "none (the working directory is a plain directory; RLIMIT_FSIZE caps each file only)",
         }
+        self.notes.append(
+            f"total disk use is NOT capped: only each file is limited ({self.config.limits.file_size_mb} MiB); "
+            f"a working directory over {self.config.limits.disk_mb} MiB is reported after the run"
+        )
         self._nproc = nproc
         if nproc is None:
             self.notes.append("process backend as root: no process-count limit (root ignores RLIMIT_NPROC)")
@@ -120,7 +126,21 @@ class ProcessSandbox:
         return None  # no cgroup: the engine's per-process RSS sampling is all there is
 
     def limits_fired(self) -> list[dict]:
-        return []  # rlimits surface inside the kernel (MemoryError, OSError EFBIG), not here
+        """Only ``disk``, measured (not enforced): the other rlimits surface inside the kernel
+        (MemoryError, OSError EFBIG)."""
+        if self._state is None:
+            return []
+        used = usage_mb(self.config.workdir)
+        cap = self.config.limits.disk_mb
+        if used is None or used <= cap:
+            return []
+        return [
+            {
+                "limit": "disk",
+                "message": f"the working directory grew to {used:.0f} MiB, over the {cap} MiB cap, "
+                "which the process backend does not enforce",
+            }
+        ]
 
     def kill_all(self) -> None:
         kill_process_group(read_pid(self._state))
