@@ -627,6 +627,7 @@ async def _harvest(runner: _Runner, assignment: Any, data_dir: Path, public_only
     started = time.perf_counter()
     result: dict[str, Any] = {"status": "ok", "message": "", "answers": {}, "predictions": {}}
     inside_home = runner.sandbox.environment().get("HOME", SANDBOX_HOME)
+    _make_room(runner.sandbox, assignment, data_dir, limits)
     try:
         plan = harvest_mod.plan_harvest(
             assignment,
@@ -678,6 +679,29 @@ async def _harvest(runner: _Runner, assignment: Any, data_dir: Path, public_only
         result["message"] = "; ".join(problems)[:2000]
     result["wall_s"] = round(time.perf_counter() - started, 3)
     return result
+
+
+def _make_room(sandbox: Sandbox, assignment: Any, data_dir: Path, limits: Limits) -> None:
+    """Let a size-capped working directory take the harvest's files (every input set it may
+    stage, one output file per stage) on top of what the notebook wrote, so a notebook that
+    filled it still gets harvested. Before plan_harvest, so the harvest's timing is unchanged.
+    Optional for backends (read with getattr)."""
+    grow = getattr(sandbox, "make_room", None)
+    if not callable(grow):
+        return
+    per_file = limits.answer_bytes + 64 * 1024  # as plan_harvest sizes each stage's output file
+    models = sum(len(spec.get("inputs", [])) for spec in assignment.models.values())
+    need = (max(1, len(assignment.answers)) + models) * per_file
+    for spec in assignment.inputs.values():
+        for key in ("file", "labels"):
+            try:
+                need += (data_dir / str(spec[key])).stat().st_size if spec.get(key) else 0
+            except OSError:
+                pass
+    try:
+        grow(need)
+    except Exception as exc:
+        log.warning("sandbox make_room: %s", exc)
 
 
 async def _run_stage(
