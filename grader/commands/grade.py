@@ -60,6 +60,34 @@ def _gpu_list(text: str | None) -> list[str]:
     "--memory-mb", type=click.IntRange(min=64), default=4096, show_default=True, help="Sandbox memory."
 )
 @click.option(
+    "--harvest-timeout",
+    type=float,
+    default=120.0,
+    show_default=True,
+    help="Seconds for reading answers and running models after the notebook.",
+)
+@click.option(
+    "--max-processes",
+    type=click.IntRange(min=1),
+    default=128,
+    show_default=True,
+    help="Processes and threads per run.",
+)
+@click.option(
+    "--file-size-mb",
+    type=click.IntRange(min=1),
+    default=100,
+    show_default=True,
+    help="Largest file a run may write.",
+)
+@click.option(
+    "--disk-mb",
+    type=click.IntRange(min=1),
+    default=1024,
+    show_default=True,
+    help="Total size of a run's working directory (enforced by the bwrap backend as root; see docs/SECURITY.md).",
+)
+@click.option(
     "--data",
     "data_dir",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
@@ -105,6 +133,10 @@ def grade(
     timeout: float,
     notebook_timeout: float,
     memory_mb: int,
+    harvest_timeout: float,
+    max_processes: int,
+    file_size_mb: int,
+    disk_mb: int,
     data_dir: Path | None,
     profile: str | None,
     backend: str,
@@ -132,8 +164,10 @@ def grade(
 
     if slurm and scheduler:
         raise click.UsageError("give either --slurm or --scheduler, not both")
-    if timeout <= 0 or notebook_timeout <= 0:
-        raise click.BadParameter("timeouts must be positive", param_hint="--timeout/--notebook-timeout")
+    if timeout <= 0 or notebook_timeout <= 0 or harvest_timeout <= 0:
+        raise click.BadParameter(
+            "timeouts must be positive", param_hint="--timeout/--notebook-timeout/--harvest-timeout"
+        )
     try:
         assignment = load_assignment(assignment_name)
     except AssignmentError as exc:
@@ -147,7 +181,15 @@ def grade(
         data_dir=data_dir,
         profile=profile,
         backend=backend,
-        limits=Limits(cell_timeout=timeout, notebook_timeout=notebook_timeout, memory_mb=memory_mb),
+        limits=Limits(
+            cell_timeout=timeout,
+            notebook_timeout=notebook_timeout,
+            memory_mb=memory_mb,
+            harvest_timeout=harvest_timeout,
+            max_processes=max_processes,
+            file_size_mb=file_size_mb,
+            disk_mb=disk_mb,
+        ),
         write_reports=not no_reports,
     )
     slurm_options = (
