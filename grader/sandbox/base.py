@@ -81,6 +81,10 @@ class Sandbox(Protocol):
         """Limits the backend saw fire ({"limit": "memory" | "processes", "message": ...}), where
         it can tell (cgroup counters); [] otherwise. Optional: read with getattr."""
 
+    def make_room(self, nbytes: int) -> None:
+        """Let a size-capped working directory take ``nbytes`` more for the harvest (called by the
+        engine before it stages inputs). Optional: read with getattr; only bwrap as root has it."""
+
     def kill_all(self) -> None:
         """Kill every process of the run (the watchdog's hammer). Idempotent."""
 
