@@ -210,15 +210,16 @@ SOURCES: dict[str, dict] = {
     "close_stdout": solved(
         after_p1="import os, sys\nsys.stdout.flush()\nos.close(1)\nos.close(2)\nsys.stdout.close()\nsys.stderr.close()"
     ),
+    # An audit hook (it cannot be removed) kills the kernel the moment anything opens a file of the
+    # harvest's staging directories: deterministically inside the answers stage, before any answer
+    # is written out (a polling thread raced the few-millisecond answers stage).
     "dies_during_harvest": solved(
         after_p2=(
-            "import os, threading, time\n"
-            "def watch():\n"
-            "    while True:\n"
-            "        if any(name.startswith('.grader-harvest') for name in os.listdir('.')):\n"
-            "            os._exit(0)\n"
-            "        time.sleep(0.01)\n"
-            "threading.Thread(target=watch, daemon=True).start()"
+            "import os, sys\n"
+            "def _die_in_harvest(event, args):\n"
+            "    if event == 'open' and args and '.grader-harvest' in str(args[0]):\n"
+            "        os._exit(0)\n"
+            "sys.addaudithook(_die_in_harvest)"
         )
     ),
     # ------------------------------------------------------------------ escapes and snooping
