@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from grader.commands.options import backend_option, data_option
+
 
 @click.command("check")
 @click.argument("notebook", type=click.Path(exists=True, dir_okay=False, path_type=Path))
@@ -20,15 +22,8 @@ import click
 )
 @click.option("--part", "parts", multiple=True, help="Only run the set-up cells and this part (repeatable).")
 @click.option("--fast", is_flag=True, help="Skip the feedback report; with --part, runs in seconds.")
-@click.option(
-    "--data",
-    "data_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Data directory (default: the embedded data, built once).",
-)
-@click.option(
-    "--backend", default="auto", show_default=True, type=click.Choice(["auto", "bwrap", "process", "docker"])
-)
+@data_option("Data directory (default: the embedded data, built once).")
+@backend_option
 @click.option("--timeout", type=float, default=600.0, show_default=True, help="Per-cell timeout in seconds.")
 @click.option(
     "--out",

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import click
 
-BACKENDS = ["auto", "bwrap", "process", "docker", "podman"]
+from grader.commands.options import backend_option, data_option
+
 EPILOG = (
     "Several notebooks from one student: one named like the template wins, else the newest "
     "(submission time, else modification time); the others are noted in the result. "
@@ -87,14 +88,9 @@ def _gpu_list(text: str | None) -> list[str]:
     show_default=True,
     help="Total size of a run's working directory (enforced by the bwrap backend as root; see docs/SECURITY.md).",
 )
-@click.option(
-    "--data",
-    "data_dir",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Data directory (default: the profile's data, built once into the cache).",
-)
+@data_option("Data directory (default: the profile's data, built once into the cache).")
 @click.option("--profile", default=None, help="Data profile from the rubric (default: its default profile).")
-@click.option("--backend", default="auto", show_default=True, type=click.Choice(BACKENDS))
+@backend_option
 @click.option("--no-reports", is_flag=True, help="Skip per-student feedback and the class summary.")
 @click.option("--force", is_flag=True, help="Regrade everything, even unchanged submissions.")
 @click.option(

@@ -14,6 +14,8 @@ from typing import Any
 
 import click
 
+from grader.commands.options import backend_option, data_option
+
 SKIP_DIRS = {".ipynb_checkpoints", "__MACOSX", "__pycache__"}
 
 
@@ -90,15 +92,8 @@ def student_from_metadata(path: Path | None) -> str:
     show_default=True,
     help="Where the executed notebook, run record and feedback go.",
 )
-@click.option(
-    "--data",
-    "data_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Data directory (default: the embedded data, built once).",
-)
-@click.option(
-    "--backend", default="auto", show_default=True, type=click.Choice(["auto", "bwrap", "process", "docker"])
-)
+@data_option("Data directory (default: the embedded data, built once).")
+@backend_option
 def gradescope(
     assignment_name: str,
     submission_dir: Path,

@@ -12,19 +12,15 @@ from pathlib import Path
 
 import click
 
+from grader.commands.options import backend_option, data_option
+
 
 @click.command("reference")
 @click.argument("assignment")
 @click.option("--seeds", default=3, show_default=True, type=click.IntRange(min=1), help="Model seeds to run.")
-@click.option(
-    "--data",
-    "data_dir",
-    default=None,
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Data directory (default: the built-once cache of the default profile).",
-)
+@data_option("Data directory (default: the built-once cache of the default profile).")
 @click.option("--profile", default=None, help="Data profile when --data is not given.")
-@click.option("--backend", default="auto", show_default=True, help="Sandbox backend (bwrap, process, auto).")
+@backend_option
 @click.option(
     "--out",
     default=None,

@@ -8,24 +8,19 @@ from pathlib import Path
 
 import click
 
+from grader.commands.options import backend_option, data_option
+
 
 @click.command("release-check")
 @click.argument("assignment_name", metavar="ASSIGNMENT")
-@click.option(
-    "--data",
-    "data_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Data directory (default: the embedded data, built once).",
-)
+@data_option("Data directory (default: the embedded data, built once).")
 @click.option(
     "--out",
     "out_dir",
     type=click.Path(file_okay=False, path_type=Path),
     help="Keep the graded reference and template here.",
 )
-@click.option(
-    "--backend", default="auto", show_default=True, type=click.Choice(["auto", "bwrap", "process", "docker"])
-)
+@backend_option
 def release_check(assignment_name: str, data_dir: Path | None, out_dir: Path | None, backend: str) -> None:
     """Check ASSIGNMENT: valid rubric, current expected.json, reference full marks, template zero,
     thresholds reachable with margin. Exits 1 and lists what is wrong otherwise."""

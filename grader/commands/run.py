@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-BACKENDS = ["auto", "bwrap", "process", "docker", "podman"]
+from grader.commands.options import backend_option, data_option
 
 
 def _run_id(notebook: Path, given: str | None) -> str:
@@ -45,18 +45,15 @@ def _first_gpu(gpus: str | None) -> str | None:
 @click.argument("notebook", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--assignment", "assignment_name", required=True, help="Assignment name (hw2) or rubric path.")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
-@click.option("--backend", default="auto", show_default=True, type=click.Choice(BACKENDS))
+@backend_option
 @click.option("--gpus", default=None, help="GPU indices or UUIDs (comma-separated); the run uses the first.")
 @click.option("--timeout", type=float, default=600.0, show_default=True, help="Per-cell timeout, seconds.")
 @click.option(
     "--notebook-timeout", type=float, default=3600.0, show_default=True, help="Whole-notebook limit, seconds."
 )
 @click.option("--memory-mb", type=int, default=4096, show_default=True, help="Memory limit of the sandbox.")
-@click.option(
-    "--data",
-    "data_dir",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Data directory with public/ and hidden/ (default: the assignment's default profile, built once).",
+@data_option(
+    "Data directory with public/ and hidden/ (default: the assignment's default profile, built once)."
 )
 @click.option(
     "--id", "run_id", default=None, help="Run id used for file names (default: the notebook's name)."
