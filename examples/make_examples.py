@@ -24,7 +24,6 @@ import nbformat
 REPO = Path(__file__).resolve().parents[1]
 TEMPLATE = REPO / "student_template" / "hw2" / "hw2.ipynb"
 OUT_DIR = REPO / "examples" / "submissions" / "hw2"
-PLACEHOLDER = "_Write your answer here._"
 
 
 @dataclass(frozen=True)

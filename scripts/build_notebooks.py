@@ -15,10 +15,11 @@ from pathlib import Path
 
 import nbformat
 
+from grader.notebook_parts import PLACEHOLDER  # the grader reads free-text answers against it
+
 REPO = Path(__file__).resolve().parents[1]
 TEMPLATE = REPO / "student_template" / "hw2" / "hw2.ipynb"
 REFERENCE = REPO / "reference" / "hw2" / "hw2_reference.ipynb"
-PLACEHOLDER = "_Write your answer here._"
 
 
 @dataclass(frozen=True)
