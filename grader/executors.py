@@ -63,6 +63,28 @@ class Executor(Protocol):
         """Release workers; ``cancel`` stops running tasks now (Ctrl-C)."""
 
 
+def _relay(inner: Any, death: type[BaseException], describe: Callable[[BaseException], str]) -> cf.Future:
+    """A concurrent.futures.Future mirroring ``inner`` (a pool or Dask future), where the executor's
+    own worker-death exception ``death`` becomes WorkerDied, so the coordinator sees one vocabulary."""
+    outer: cf.Future = cf.Future()
+
+    def relay(done: Any) -> None:
+        if done.cancelled():
+            outer.cancel()
+            outer.set_running_or_notify_cancel()
+            return
+        error = done.exception()
+        if isinstance(error, death):
+            outer.set_exception(WorkerDied(describe(error)))
+        elif error is not None:
+            outer.set_exception(error)
+        else:
+            outer.set_result(done.result())
+
+    inner.add_done_callback(relay)
+    return outer
+
+
 # ------------------------------------------------------------------------------- local pool
 
 
@@ -111,24 +133,11 @@ class LocalExecutor:
             )
 
     def submit(self, fn: Callable[..., Any], *args: Any, gpu: bool = False) -> cf.Future:
-        inner = self._pool.submit(fn, *args)
-        outer: cf.Future = cf.Future()
-
-        def relay(done: cf.Future) -> None:
-            if done.cancelled():
-                outer.cancel()
-                outer.set_running_or_notify_cancel()
-                return
-            error = done.exception()
-            if isinstance(error, cf.process.BrokenProcessPool):
-                outer.set_exception(WorkerDied(f"the worker process died ({error})"))
-            elif error is not None:
-                outer.set_exception(error)
-            else:
-                outer.set_result(done.result())
-
-        inner.add_done_callback(relay)
-        return outer
+        return _relay(
+            self._pool.submit(fn, *args),
+            cf.process.BrokenProcessPool,
+            lambda error: f"the worker process died ({error})",
+        )
 
     def recover(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -305,26 +314,11 @@ class DaskExecutor:
     def submit(self, fn: Callable[..., Any], *args: Any, gpu: bool = False) -> cf.Future:
         from distributed import KilledWorker
 
-        inner = (self._gpu if gpu else self._cpu).submit(fn, *args)
-        outer: cf.Future = cf.Future()
-
-        def relay(done: cf.Future) -> None:
-            if done.cancelled():
-                outer.cancel()
-                outer.set_running_or_notify_cancel()
-                return
-            error = done.exception()
-            if isinstance(error, KilledWorker):
-                outer.set_exception(
-                    WorkerDied(f"Dask workers died {MAX_ATTEMPTS} times running it ({error})")
-                )
-            elif error is not None:
-                outer.set_exception(error)
-            else:
-                outer.set_result(done.result())
-
-        inner.add_done_callback(relay)
-        return outer
+        return _relay(
+            (self._gpu if gpu else self._cpu).submit(fn, *args),
+            KilledWorker,
+            lambda error: f"Dask workers died {MAX_ATTEMPTS} times running it ({error})",
+        )
 
     def recover(self) -> None:
         """The scheduler already retried (allowed-failures): nothing to rebuild."""
