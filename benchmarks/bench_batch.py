@@ -98,10 +98,17 @@ class RssSampler:
         self.end = self._process.memory_info().rss
 
 
-def _options(assignment: Any, out: Path, data: Path, backend: str) -> Any:
+def _options(assignment: Any, out: Path, data: Path, backend: str, cell_timeout: float = 60.0) -> Any:
     from grader.grading import GradeOptions
+    from grader.sandbox.base import Limits
 
-    return GradeOptions(assignment=assignment, out_dir=out, data_dir=data, backend=backend)
+    return GradeOptions(
+        assignment=assignment,
+        out_dir=out,
+        data_dir=data,
+        backend=backend,
+        limits=Limits(cell_timeout=cell_timeout),
+    )
 
 
 def throughput(args: argparse.Namespace, assignment: Any, data: Path, work: Path) -> None:
@@ -116,7 +123,7 @@ def throughput(args: argparse.Namespace, assignment: Any, data: Path, work: Path
         out = work / f"workers{workers}"
         started = time.perf_counter()
         summary = grade_batch(
-            subs, _options(assignment, out, data, args.backend), workers=workers, progress=False
+            subs, _options(assignment, out, data, args.backend, args.timeout), workers=workers, progress=False
         )
         walls[workers] = time.perf_counter() - started
         print(
@@ -127,7 +134,9 @@ def throughput(args: argparse.Namespace, assignment: Any, data: Path, work: Path
 
     out = work / "workers2"
     started = time.perf_counter()
-    summary = grade_batch(subs, _options(assignment, out, data, args.backend), workers=2, progress=False)
+    summary = grade_batch(
+        subs, _options(assignment, out, data, args.backend, args.timeout), workers=2, progress=False
+    )
     rerun = time.perf_counter() - started
     print(
         f"rerun, nothing changed: {rerun:.2f} s for {len(subs)} ({summary.skipped} skipped): "
@@ -187,6 +196,9 @@ def main() -> None:
         "--data", type=Path, default=None, help="data directory (default: build into a temp dir)"
     )
     parser.add_argument("--backend", default="auto")
+    parser.add_argument(
+        "--timeout", type=float, default=60.0, help="per-cell timeout (one example loops forever on purpose)"
+    )
     parser.add_argument("--synthetic", type=int, default=200)
     parser.add_argument("--skip-throughput", action="store_true")
     args = parser.parse_args()
