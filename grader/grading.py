@@ -54,10 +54,36 @@ def load_expected(
     assignment: Assignment, data_dir: Path | None = None, profile: str | None = None
 ) -> dict[str, Any] | None:
     """The calibrated expected metrics for this data profile, or None when not calibrated yet."""
-    path = expected_file(assignment, data_dir, profile)
+    return _read_expected(expected_file(assignment, data_dir, profile))
+
+
+def _read_expected(path: Path | None) -> dict[str, Any] | None:
     if path is None or not path.is_file():
         return None
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _expected_warnings(
+    assignment: Assignment, path: Path | None, expected: dict[str, Any] | None, data_dir: Path
+) -> list[str]:
+    """Say when the metrics students are scored against are missing or out of date."""
+    if path is None:
+        return []
+    if expected is None:
+        return [
+            f"{path.name} is missing: items scored against the reference were not "
+            f"calibrated (run `grader reference {assignment.name}`)"
+        ]
+    from grader.expected import check_current
+
+    stale = check_current(assignment, expected, data_dir)
+    if not stale:
+        return []
+    return [
+        f"{path.name} is stale ("
+        + "; ".join(stale[:5])
+        + f"): recalibrate with `grader reference {assignment.name}`"
+    ]
 
 
 def resolve_data_dir(options: GradeOptions) -> Path:
@@ -159,8 +185,8 @@ def _grade(submission: Submission, options: GradeOptions, started: float) -> dic
     assignment = options.assignment
     out_dir = Path(options.out_dir)
     data_dir = resolve_data_dir(options)
-    expected_path = expected_file(assignment, data_dir, options.profile)
-    expected = load_expected(assignment, data_dir, options.profile)
+    expected_path = expected_file(assignment, data_dir, options.profile)  # resolved once per submission
+    expected = _read_expected(expected_path)
 
     run = run_notebook(
         Path(submission.path),
@@ -192,21 +218,7 @@ def _grade(submission: Submission, options: GradeOptions, started: float) -> dic
         }
     )
     warnings = list(document.get("warnings", []))
-    if expected is None and expected_path is not None:
-        warnings.append(
-            f"{expected_path.name} is missing: items scored against the reference were not "
-            f"calibrated (run `grader reference {assignment.name}`)"
-        )
-    elif expected is not None:
-        from grader.expected import check_current
-
-        stale = check_current(assignment, expected, data_dir)
-        if stale:
-            warnings.append(
-                f"{expected_path.name if expected_path else 'expected.json'} is stale ("
-                + "; ".join(stale[:5])
-                + f"): recalibrate with `grader reference {assignment.name}`"
-            )
+    warnings += _expected_warnings(assignment, expected_path, expected, data_dir)
     document["warnings"] = warnings
     timings = {
         "execute_s": round(executed_at - started, 3),
