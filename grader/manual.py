@@ -1,23 +1,26 @@
 """Manual marks for free-text answers: export what waits for a person, merge their marks back.
 
-The round trip is a CSV because markers work in spreadsheets. A merge is all or nothing: every
-row is checked first (known student, known free-text item, points within 0..max, no duplicates),
-and only then are result documents rewritten and reports re-rendered.
+The round trip is a CSV because markers work in spreadsheets. The marks go into the marks store
+(``OUT/marks.sqlite``, shared with ``grader review``), which is the source for every output. A
+merge is all or nothing: every row is checked first (known student, known free-text item, points
+within 0..max, no duplicates), then all marks are saved in one transaction, and only then are
+result documents rewritten and reports re-rendered. A sheet carries no versions, so its marks
+replace whatever was saved before (each replacement is in the store's audit log).
 """
 
 from __future__ import annotations
 
-import copy
 import csv
+import getpass
 import io
 import math
-import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from grader.exports import spreadsheet_safe
+from grader.marks.overlay import evidence_of, is_manual, num, overlay_marks, refresh_message
+from grader.marks.store import MarksStore, NewDecision, store_path
 from grader.report.files import write_text_atomic
 
 if TYPE_CHECKING:
@@ -45,12 +48,6 @@ class MergeSummary:
     merged: int
     blank: int
     students: list[str]
-
-
-def is_manual(item: dict[str, Any]) -> bool:
-    """Items a person marks: free-text items, anything pending, anything already marked by hand."""
-    evidence = item.get("evidence") if isinstance(item.get("evidence"), dict) else {}
-    return item.get("kind") == "free_text" or item.get("status") == "pending" or "manual" in evidence
 
 
 def _guidance(assignment: Assignment | None) -> dict[str, str]:
@@ -148,22 +145,13 @@ def read_marks(path: Path) -> tuple[list[Mark], int]:
     return marks, blank
 
 
-def _status(points: float, max_points: float) -> str:
-    if points >= max_points:
-        return "passed"
-    return "failed" if points <= 0 else "partial"
-
-
-def _num(value: Any) -> float:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0
-
-
-def apply_marks(
+def check_marks(
     results: list[dict[str, Any]], marks: list[Mark], *, source: str = "marks"
-) -> tuple[list[dict[str, Any]], list[str]]:
-    """Check every mark, then return updated copies of the results they touch (inputs unchanged)."""
+) -> list[NewDecision]:
+    """Check every mark against the results; return the decisions to save (nothing is written)."""
     by_id = {r.get("id"): r for r in results}
     seen: dict[tuple[str, str], int] = {}
+    decisions = []
     for mark in marks:
         where = f"{source} row {mark.row} (student {mark.student!r}, item {mark.item!r})"
         result = by_id.get(mark.student)
@@ -178,57 +166,35 @@ def apply_marks(
             raise ManualMarkError(
                 f"{where}: this item is scored automatically; only free-text items take manual marks"
             )
-        max_points = _num(item.get("max_points"))
+        max_points = num(item.get("max_points"))
         if mark.points < 0 or mark.points > max_points:
             raise ManualMarkError(f"{where}: points {mark.points:g} outside 0..{max_points:g}")
         key = (mark.student, mark.item)
         if key in seen:
             raise ManualMarkError(f"{where}: marked twice (also in row {seen[key]})")
         seen[key] = mark.row
-
-    updated: dict[str, dict[str, Any]] = {}
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    for mark in marks:
-        doc = updated.setdefault(mark.student, copy.deepcopy(by_id[mark.student]))
-        item = next(i for i in doc["items"] if isinstance(i, dict) and i.get("id") == mark.item)
-        _apply_one(doc, item, mark, stamp)
-    for doc in updated.values():
-        doc["message"] = refresh_message(doc)
-    return list(updated.values()), sorted(updated)
-
-
-_SCORE_PREFIX = re.compile(r"^\d+(?:\.\d+)? of (\d+(?:\.\d+)?) points")
-_PENDING_CLAUSE = re.compile(r"\d+(?:\.\d+)? points of written answers await a person")
-
-
-def refresh_message(doc: dict[str, Any]) -> str:
-    """The scorer's summary ("71.5 of 100 points (...; 20 points of written answers await a
-    person)") with the score and pending points brought up to date; other messages unchanged."""
-    message = doc.get("message") if isinstance(doc.get("message"), str) else ""
-    message = _SCORE_PREFIX.sub(lambda m: f"{_num(doc.get('score')):g} of {m.group(1)} points", message)
-    pending = _num(doc.get("pending_manual"))
-    clause = f"{pending:g} points of written answers await a person" if pending else "written answers marked"
-    return _PENDING_CLAUSE.sub(clause, message)
+        scored = evidence_of(item).get("scored")
+        base = scored if isinstance(scored, dict) else item
+        baseline = None if base.get("status") == "pending" else num(base.get("points"))
+        decisions.append(
+            NewDecision(
+                mark.student,
+                mark.item,
+                "manual",
+                mark.points,
+                comment=mark.comment,
+                seen_version=None,
+                baseline=baseline,
+            )
+        )
+    return decisions
 
 
-def _apply_one(doc: dict[str, Any], item: dict[str, Any], mark: Mark, stamp: str) -> None:
-    """Move one item from pending (or a previous manual mark) to the marker's points."""
-    max_points = _num(item.get("max_points"))
-    was_pending = item.get("status") == "pending"
-    delta = mark.points - (0.0 if was_pending else _num(item.get("points")))
-    released = max_points if was_pending else 0.0
-    item["points"] = mark.points
-    item["status"] = _status(mark.points, max_points)
-    item["message"] = mark.comment or f"marked by hand: {mark.points:g} / {max_points:g}"
-    evidence = item["evidence"] if isinstance(item.get("evidence"), dict) else {}
-    evidence["manual"] = {"points": mark.points, "comment": mark.comment, "marked_at": stamp}
-    item["evidence"] = evidence
-    doc["score"] = round(_num(doc.get("score")) + delta, 6)
-    doc["pending_manual"] = round(max(0.0, _num(doc.get("pending_manual")) - released), 6)
-    for part in doc.get("parts") or []:
-        if isinstance(part, dict) and part.get("id") == item.get("part"):
-            part["score"] = round(_num(part.get("score")) + delta, 6)
-            part["pending_manual"] = round(max(0.0, _num(part.get("pending_manual")) - released), 6)
+def with_marks(out_dir: Path, results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``results`` as the marks store has them now (in memory; nothing is written)."""
+    if not store_path(out_dir).exists():
+        return results
+    return overlay_marks(results, MarksStore.for_out(out_dir).decisions()).results
 
 
 def merge(
@@ -237,10 +203,10 @@ def merge(
     *,
     assignment: Assignment | None = None,
     expected: dict[str, Any] | None = None,
+    marker: str | None = None,
 ) -> MergeSummary:
-    """Merge a filled-in sheet into OUT/results, then re-render reports and exports."""
+    """Save a filled-in sheet's marks in the store, then re-render results, reports and exports."""
     from grader.report.publish import feedback_field, publish
-    from grader.report.student import feedback_paths
     from grader.results import load_results, rebuild_jsonl, result_path, write_json_atomic
 
     out_dir = Path(out_dir)
@@ -248,10 +214,35 @@ def merge(
     if not results:
         raise ManualMarkError(f"{out_dir}: no result documents in {out_dir / 'results'}")
     marks, blank = read_marks(marks_path)
-    changed, students = apply_marks(results, marks, source=str(marks_path))
-    for doc in changed:
-        doc["feedback"] = feedback_field(out_dir, feedback_paths(out_dir, doc["id"]))
-        write_json_atomic(result_path(out_dir, doc["id"]), doc)
-    rebuild_jsonl(out_dir)
-    publish(load_results(out_dir), out_dir, assignment=assignment, expected=expected)
-    return MergeSummary(merged=len(marks), blank=blank, students=students)
+    decisions = check_marks(with_marks(out_dir, results), marks, source=str(marks_path))
+    if decisions:
+        who = marker or f"{getpass.getuser()} (sheet {Path(marks_path).name})"
+        MarksStore.for_out(out_dir).save_many(decisions, marker=who)
+    results = load_results(out_dir)
+    done = publish(results, out_dir, assignment=assignment, expected=expected)  # saves the marked documents
+    stale = False
+    for doc in results:
+        wanted = feedback_field(out_dir, done.feedback[doc["id"]])
+        if doc.get("feedback") != wanted:
+            doc["feedback"] = wanted
+            write_json_atomic(result_path(out_dir, doc["id"]), doc)
+            stale = True
+    if stale:
+        rebuild_jsonl(out_dir)
+    return MergeSummary(merged=len(marks), blank=blank, students=sorted({m.student for m in marks}))
+
+
+__all__ = [
+    "COLUMNS",
+    "ManualMarkError",
+    "Mark",
+    "MergeSummary",
+    "check_marks",
+    "is_manual",
+    "merge",
+    "pending_rows",
+    "read_marks",
+    "refresh_message",
+    "with_marks",
+    "write_pending_csv",
+]

@@ -27,18 +27,26 @@ import click
 @click.option(
     "--assignment", "assignment_name", help="Assignment name or rubric path (default: from the results)."
 )
+@click.option("--marker", help="Who marked the sheet, for the audit log (default: your user name).")
 def manual(
-    out_dir: Path, filled: Path | None, sheet: Path | None, include_marked: bool, assignment_name: str | None
+    out_dir: Path,
+    filled: Path | None,
+    sheet: Path | None,
+    include_marked: bool,
+    assignment_name: str | None,
+    marker: str | None,
 ) -> None:
     """Write DIR's pending free-text answers to a CSV, or merge a filled-in CSV back with --merge.
 
     Fill the `points` and `comment` columns; rows left without points stay pending. A merge checks
-    every row first and changes nothing if any row is invalid.
+    every row first and changes nothing if any row is invalid. Marks are kept in DIR/marks.sqlite,
+    which `grader review` shares; a sheet's mark replaces an earlier one (the audit log keeps both).
     """
     from grader.commands.report import load_expected, load_or_fail, resolve_assignment
-    from grader.manual import ManualMarkError, merge, write_pending_csv
+    from grader.manual import ManualMarkError, merge, with_marks, write_pending_csv
+    from grader.marks import StoreError
 
-    results = load_or_fail(out_dir)
+    results = with_marks(out_dir, load_or_fail(out_dir))
     assignment = resolve_assignment(assignment_name, results)
     if filled is None:
         target = sheet or out_dir / "manual" / "marks.csv"
@@ -49,8 +57,10 @@ def manual(
         )
         return
     try:
-        summary = merge(out_dir, filled, assignment=assignment, expected=load_expected(assignment))
-    except ManualMarkError as exc:
+        summary = merge(
+            out_dir, filled, assignment=assignment, expected=load_expected(assignment), marker=marker
+        )
+    except (ManualMarkError, StoreError) as exc:
         raise click.ClickException(f"{exc}; nothing was changed") from exc
     click.echo(
         f"merged {summary.merged} marks for {len(summary.students)} submissions "

@@ -42,13 +42,18 @@ def publish(
 ) -> Published:
     """Write OUT/feedback/<id>.html|md, OUT/summary.html, grades.csv, canvas.csv, gradescope/.
 
+    Manual marks and overrides from the marks store are applied to ``results`` first (in place,
+    and saved to OUT/results), so every output shows them, however the results were produced.
+
     ``workers`` > 1 renders the per-student pages in that many processes (plots dominate the
     time and matplotlib holds the GIL, so threads would not help).
     """
     from grader.exports import write_all
+    from grader.marks import apply_store
     from grader.report import render_student, render_summary
 
     out_dir = Path(out_dir)
+    apply_store(out_dir, results)  # people's decisions in OUT/marks.sqlite, laid over `results` in place
     done = Published()
     start = time.perf_counter()
     if workers > 1 and len(results) > 1:
