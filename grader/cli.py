@@ -20,6 +20,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "release-check": ("release_check", "release_check", "Check an assignment is ready to hand out."),
     "manual": ("manual", "manual", "Export pending free-text answers and merge manual marks back."),
     "report": ("report", "report", "Re-render feedback and summary reports from results."),
+    "review": ("review", "review", "Serve a local web app for marking, overrides and regrade requests."),
+    "regrades": ("regrades", "regrades", "Import regrade requests (CSV) or list the open ones."),
     "gradescope": ("gradescope", "gradescope", "Run as a Gradescope autograder."),
     "worker": ("worker", "worker", "Start a Dask worker for distributed grading."),
 }

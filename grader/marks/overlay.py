@@ -197,6 +197,14 @@ def overlay_marks(results: list[dict[str, Any]], decisions: Mapping[tuple[str, s
     return done
 
 
+APPLIED_KEY = "applied_audit_id"
+
+
+def applied_audit_id(store: MarksStore) -> int:
+    """The last audit line whose decision the saved results (and so the outputs) include."""
+    return int(store.get_meta(APPLIED_KEY, "0") or 0)
+
+
 def apply_store(out_dir: Path, results: list[dict[str, Any]]) -> list[str]:
     """The publish hook: overlay ``OUT/marks.sqlite`` on ``results`` IN PLACE and save the changed
     documents (results/<id>.json and results.jsonl), so every output and every later reader of
@@ -206,13 +214,16 @@ def apply_store(out_dir: Path, results: list[dict[str, Any]]) -> list[str]:
     out_dir = Path(out_dir)
     if not store_path(out_dir).exists():
         return []
-    done = overlay_marks(results, MarksStore.for_out(out_dir).decisions())
-    if not done.changed:
-        return []
-    results[:] = done.results
-    changed = set(done.changed)
-    for doc in results:
-        if doc.get("id") in changed:
-            write_json_atomic(result_path(out_dir, doc["id"]), doc)
-    rebuild_jsonl(out_dir)
+    store = MarksStore.for_out(out_dir)
+    decisions, last_audit = store.snapshot()
+    done = overlay_marks(results, decisions)
+    if done.changed:
+        results[:] = done.results
+        changed = set(done.changed)
+        for doc in results:
+            if doc.get("id") in changed:
+                write_json_atomic(result_path(out_dir, doc["id"]), doc)
+        rebuild_jsonl(out_dir)
+    if applied_audit_id(store) != last_audit:
+        store.set_meta(APPLIED_KEY, str(last_audit))
     return done.changed

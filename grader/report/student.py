@@ -115,6 +115,7 @@ def item_view(item: Any) -> dict[str, Any]:
         "gauge": None,
         "answer": "",
         "manual": None,
+        "override": isinstance(evidence, dict) and isinstance(evidence.get("override"), dict),
     }
     if not hidden:
         view["figures"] = _figures(title, evidence)
