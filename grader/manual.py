@@ -70,7 +70,7 @@ def pending_rows(
         for item in result.get("items") or []:
             if not isinstance(item, dict) or not is_manual(item):
                 continue
-            evidence = item.get("evidence") if isinstance(item.get("evidence"), dict) else {}
+            evidence = evidence_of(item)
             mark = evidence.get("manual") if isinstance(evidence.get("manual"), dict) else None
             if item.get("status") != "pending" and not include_marked:
                 continue

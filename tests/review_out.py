@@ -43,6 +43,28 @@ def _png(color: tuple[int, int, int]) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+def _plot_png() -> str:
+    """A small real figure: alice's validation RMSE by tree depth, as her notebook would draw it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(4, 2.4), dpi=80)
+    axes = figure.add_subplot()
+    depths = [1, 2, 4, 8, 16]
+    axes.plot(depths, [3.58, 3.22, 3.04, 3.35, 3.95], marker="o", label="decision tree")
+    axes.plot(depths, [3.52, 3.12, 2.95, 3.41, 2.88], marker="o", label="random forest")
+    axes.set_xscale("log", base=2)
+    axes.set_xlabel("max_depth")
+    axes.set_ylabel("validation RMSE")
+    axes.legend()
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
 def _notebook() -> dict:
     def md(text: str) -> dict:
         return {"cell_type": "markdown", "metadata": {}, "source": text}
@@ -70,7 +92,7 @@ def _notebook() -> dict:
                     {
                         "output_type": "display_data",
                         "metadata": {},
-                        "data": {"image/png": _png((200, 40, 40)), "text/plain": "<Figure>"},
+                        "data": {"image/png": _plot_png(), "text/plain": "<Figure>"},
                     }
                 ],
             ),

@@ -59,7 +59,8 @@ _PENDING_CLAUSE = re.compile(r"\d+(?:\.\d+)? points of written answers await a p
 def refresh_message(doc: dict[str, Any]) -> str:
     """The scorer's summary ("71.5 of 100 points (...; 20 points of written answers await a
     person)") with the score and pending points brought up to date; other messages unchanged."""
-    message = doc.get("message") if isinstance(doc.get("message"), str) else ""
+    found = doc.get("message")
+    message = found if isinstance(found, str) else ""
     message = _SCORE_PREFIX.sub(lambda m: f"{num(doc.get('score')):g} of {m.group(1)} points", message)
     pending = num(doc.get("pending_manual"))
     clause = f"{pending:g} points of written answers await a person" if pending else "written answers marked"
@@ -181,10 +182,10 @@ def overlay_marks(results: list[dict[str, Any]], decisions: Mapping[tuple[str, s
         for item in copy_["items"]:
             if not isinstance(item, dict):
                 continue
-            decision = mine.get(item.get("id"))  # type: ignore[arg-type]
-            if decision is not None:
-                matched.add((decision.student, decision.item))
-            target = _target(item, decision)
+            mark = mine.get(str(item.get("id")))
+            if mark is not None:
+                matched.add((mark.student, mark.item))
+            target = _target(item, mark)
             if target is not None:
                 changed = _apply(copy_, item, target) or changed
         if changed:

@@ -9,7 +9,6 @@ the token and the origin of every request before any of this runs.
 from __future__ import annotations
 
 import contextlib
-import math
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -22,11 +21,13 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from grader.marks.store import ConflictError, Decision, StoreError
+from grader.marks.overlay import evidence_of, is_manual
+from grader.marks.store import ConflictError, StoreError
 from grader.review.markdown import render_markdown
-from grader.review.model import ReviewData, ReviewError, Slot, _item
+from grader.review.model import ReviewData, ReviewError, find_item
 from grader.review.publisher import Publisher
 from grader.review.security import Guard, csrf_for
+from grader.review.views import decision_json, item_row, mark_url, next_unmarked, points_text, student_url
 
 if TYPE_CHECKING:
     from grader.assignment import Assignment
@@ -34,14 +35,6 @@ if TYPE_CHECKING:
 MARKER_COOKIE = "grader_marker"
 STATIC = Path(__file__).resolve().parents[1] / "templates" / "review"
 _NAME = re.compile(r"[^\x00-\x1f\x7f]{1,80}")
-
-
-def mark_url(item: str, student: str) -> str:
-    return f"/mark/{quote(item, safe='')}/{quote(student, safe='')}"
-
-
-def student_url(student: str) -> str:
-    return f"/student/{quote(student, safe='')}"
 
 
 def _render(name: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -112,12 +105,15 @@ class ReviewApp:
 
     def _home(self, request: Request) -> Response:
         docs = self.data.documents()
+        waiting: dict[str, int] = {}
+        for slot in self.data.slots():
+            waiting[slot.student] = waiting.get(slot.student, 0) + (not slot.marked)
         students = [
             {
                 "id": sid,
                 "url": student_url(sid),
                 "status": str(doc.get("status") or ""),
-                "pending": len([s for s in self.data.slots() if s.student == sid and not s.marked]),
+                "pending": waiting.get(sid, 0),
             }
             for sid, doc in sorted(docs.items())
         ]
@@ -140,12 +136,11 @@ class ReviewApp:
         slots = self.data.slots(item_id)
         position = next((n for n, s in enumerate(slots) if s.student == student), None)
         doc = self.data.documents().get(student)
-        item = _item(doc, item_id)
+        item = find_item(doc, item_id)
         if position is None or doc is None or item is None:
             return self._not_found(request, f"no answer of {student!r} to item {item_id!r} waits for a mark")
         decision = self.data.store.decision(student, item_id)
-        evidence = item.get("evidence") if isinstance(item.get("evidence"), dict) else {}
-        answer = evidence.get("answer")
+        answer = evidence_of(item).get("answer")
         notebook = self.data.notebook(student)
         part = item.get("part") if isinstance(item.get("part"), str) else None
         slot = slots[position]
@@ -165,7 +160,7 @@ class ReviewApp:
             "figures": notebook.figures(part),
             "decision": decision,
             "version": decision.version if decision else 0,
-            "points": _points_text(slot, decision),
+            "points": points_text(slot, decision),
             "comment": decision.comment if decision and decision.points is not None else "",
             "position": position + 1,
             "count": len(slots),
@@ -191,7 +186,7 @@ class ReviewApp:
             return self._not_found(request, f"no result for student {student!r}")
         decisions = {k[1]: v for k, v in self.data.store.decisions().items() if k[0] == student}
         items = [
-            _item_row(i, decisions.get(str(i.get("id"))), student)
+            item_row(i, decisions.get(str(i.get("id"))), student)
             for i in doc.get("items") or []
             if isinstance(i, dict)
         ]
@@ -227,8 +222,8 @@ class ReviewApp:
         docs = self.data.documents()
         rows = []
         for request_ in sorted(self.data.store.regrades(), key=lambda r: (r.status != "open", r.id)):
-            item = _item(docs.get(request_.student), request_.item) or {}
-            manual = item.get("kind") == "free_text" or "manual" in (item.get("evidence") or {})
+            item = find_item(docs.get(request_.student), request_.item) or {}
+            manual = bool(item) and is_manual(item)
             rows.append(
                 {
                     "r": request_,
@@ -270,7 +265,7 @@ class ReviewApp:
 
     async def api_marks(self, request: Request) -> Response:
         decisions = await run_in_threadpool(self.data.store.decisions)
-        return JSONResponse({"decisions": [_decision_json(d) for d in decisions.values()]})
+        return JSONResponse({"decisions": [decision_json(d) for d in decisions.values()]})
 
     async def api_marker(self, request: Request) -> Response:
         if self.fixed_marker:
@@ -321,14 +316,14 @@ class ReviewApp:
                     )
                 )
         except ConflictError as exc:
-            current = _decision_json(exc.current) if exc.current else None
+            current = decision_json(exc.current) if exc.current else None
             return JSONResponse({"ok": False, "conflict": True, "error": str(exc), "current": current}, 409)
         except (ReviewError, StoreError) as exc:
             return _error(str(exc), 400)
-        reply: dict[str, Any] = {"ok": True, "decision": _decision_json(decision)}
+        reply: dict[str, Any] = {"ok": True, "decision": decision_json(decision)}
         if kind == "manual":
             slots = await run_in_threadpool(self.data.slots, item)
-            reply["next"] = _next_unmarked(slots, student, item)
+            reply["next"] = next_unmarked(slots, student, item)
         return JSONResponse(reply)
 
     async def api_resolve(self, request: Request) -> Response:
@@ -408,57 +403,3 @@ def create_app(
 
 def _error(message: str, status: int) -> JSONResponse:
     return JSONResponse({"ok": False, "error": message}, status_code=status)
-
-
-def _decision_json(decision: Decision) -> dict[str, Any]:
-    return {
-        "student": decision.student,
-        "item": decision.item,
-        "kind": decision.kind,
-        "points": decision.points,
-        "comment": decision.comment,
-        "reason": decision.reason,
-        "marker": decision.marker,
-        "version": decision.version,
-        "marked_at": decision.marked_at,
-    }
-
-
-def _points_text(slot: Slot, decision: Decision | None) -> str:
-    value = decision.points if decision is not None else slot.points
-    if value is None or not math.isfinite(value):
-        return ""
-    return f"{value:g}"
-
-
-def _next_unmarked(slots: list[Slot], student: str, item: str) -> str:
-    """The next answer in the queue still waiting for a mark (wrapping round), or home."""
-    index = next((n for n, s in enumerate(slots) if s.student == student), -1)
-    for slot in slots[index + 1 :] + slots[: index + 1]:
-        if not slot.marked:
-            return mark_url(item, slot.student)
-    return "/?queue_done=" + quote(item, safe="")
-
-
-def _item_row(item: dict[str, Any], decision: Decision | None, student: str) -> dict[str, Any]:
-    from grader.marks.overlay import evidence_of, is_manual
-
-    evidence = evidence_of(item)
-    scored = evidence.get("scored") if isinstance(evidence.get("scored"), dict) else item
-    manual = is_manual(item)
-    return {
-        "id": str(item.get("id") or ""),
-        "title": str(item.get("title") or item.get("id") or ""),
-        "part": str(item.get("part") or ""),
-        "kind": str(item.get("kind") or ""),
-        "status": str(item.get("status") or ""),
-        "points": item.get("points"),
-        "max_points": item.get("max_points"),
-        "message": str(item.get("message") or ""),
-        "manual": manual,
-        "mark_url": mark_url(str(item.get("id")), student) if manual else "",
-        "auto_points": scored.get("points"),
-        "override": evidence.get("override") if isinstance(evidence.get("override"), dict) else None,
-        "version": decision.version if decision else 0,
-        "extra_credit": item.get("extra_credit") is True,
-    }

@@ -52,7 +52,7 @@ class QueueSummary:
     marked: int
 
 
-def _item(doc: dict[str, Any] | None, item_id: str) -> dict[str, Any] | None:
+def find_item(doc: dict[str, Any] | None, item_id: str) -> dict[str, Any] | None:
     items = doc.get("items") if isinstance(doc, dict) else None
     for item in items if isinstance(items, list) else []:
         if isinstance(item, dict) and item.get("id") == item_id:
@@ -169,7 +169,7 @@ class ReviewData:
         docs = self.documents()
         order: dict[str, QueueSummary] = {}
         for slot in slots:
-            item = _item(docs.get(slot.student), slot.item) or {}
+            item = find_item(docs.get(slot.student), slot.item) or {}
             known = order.get(slot.item)
             order[slot.item] = QueueSummary(
                 item=slot.item,
@@ -206,7 +206,7 @@ class ReviewData:
         doc = self.documents().get(student)
         if doc is None:
             raise ReviewError(f"no result for student {student!r}")
-        item = _item(doc, item_id)
+        item = find_item(doc, item_id)
         if item is None:
             raise ReviewError(f"student {student!r} has no item {item_id!r}")
         return item

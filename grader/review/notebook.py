@@ -72,8 +72,11 @@ def _output(output: Any) -> OutputView | None:
         text = "\n".join(_text(t) for t in trace) if isinstance(trace, list) else ""
         return OutputView("error", text or f"{_text(output.get('ename'))}: {_text(output.get('evalue'))}")
     if kind in ("execute_result", "display_data"):
-        data = output.get("data") if isinstance(output.get("data"), dict) else {}
-        png = ev.png(_text(data.get("image/png")).replace("\n", "")) if "image/png" in data else None
+        found = output.get("data")
+        data: dict[str, Any] = found if isinstance(found, dict) else {}
+        raw = data.get("image/png")
+        raw = "".join(raw) if isinstance(raw, list) else raw  # nbformat may split a string into lines
+        png = ev.png(raw.replace("\n", "")) if isinstance(raw, str) else None
         if png:
             return OutputView("image", uri=ev.data_uri(png))
         if "text/plain" in data:
