@@ -227,3 +227,13 @@ def test_publish_renders_feedback_and_grades_in_the_background(signed_in, out: P
     assert state["error"] == "" and state["unpublished"] == 0 and state["published_at"]
     assert score_of(out, "alice") == 88.9
     assert "Good; mention bias." in (out / "feedback" / "alice.html").read_text(encoding="utf-8")
+
+
+def test_docs_show_the_workflow_with_the_screenshot() -> None:
+    """The screenshot is made by tests/test_review_browser.py (REVIEW_SCREENSHOT_DIR=docs to refresh it)."""
+    repo = Path(__file__).resolve().parents[1]
+    shot = repo / "docs" / "review-queue.png"
+    assert shot.exists() and shot.stat().st_size > 10_000
+    assert "docs/review-queue.png" in (repo / "README.md").read_text(encoding="utf-8")
+    guide = (repo / "docs" / "REVIEW.md").read_text(encoding="utf-8")
+    assert "review-queue.png" in guide and "grader regrades OUT --import" in guide
