@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import time
 from pathlib import Path
 
@@ -227,6 +228,10 @@ def test_publish_renders_feedback_and_grades_in_the_background(signed_in, out: P
     assert state["error"] == "" and state["unpublished"] == 0 and state["published_at"]
     assert score_of(out, "alice") == 88.9
     assert "Good; mention bias." in (out / "feedback" / "alice.html").read_text(encoding="utf-8")
+    # a rescore rewrites alice's document without the mark: the app sees it is unpublished again
+    shutil.copy(Path(__file__).parent / "fixtures" / "results" / "alice.json", out / "results" / "alice.json")
+    assert signed_in.get("/api/state").json()["unpublished"] == 1
+    assert signed_in.get("/api/state").json()["marked"] == 1  # the mark itself is in the store
 
 
 def test_docs_show_the_workflow_with_the_screenshot() -> None:

@@ -161,6 +161,13 @@ def _apply(doc: dict[str, Any], item: dict[str, Any], target: dict[str, Any]) ->
     return True
 
 
+def saved_version(item: dict[str, Any], kind: str) -> int | None:
+    """The version of the decision of ``kind`` a saved item already shows (None: none shown)."""
+    shown = evidence_of(item).get("override" if kind == "override" else "manual")
+    version = shown.get("version") if isinstance(shown, dict) else None
+    return version if isinstance(version, int) else None
+
+
 def overlay_marks(results: list[dict[str, Any]], decisions: Mapping[tuple[str, str], Decision]) -> Overlaid:
     """Apply ``decisions`` to copies of the documents they touch; the inputs are not changed."""
     by_student: dict[str, dict[str, Decision]] = {}
@@ -198,14 +205,6 @@ def overlay_marks(results: list[dict[str, Any]], decisions: Mapping[tuple[str, s
     return done
 
 
-APPLIED_KEY = "applied_audit_id"
-
-
-def applied_audit_id(store: MarksStore) -> int:
-    """The last audit line whose decision the saved results (and so the outputs) include."""
-    return int(store.get_meta(APPLIED_KEY, "0") or 0)
-
-
 def apply_store(out_dir: Path, results: list[dict[str, Any]]) -> list[str]:
     """The publish hook: overlay ``OUT/marks.sqlite`` on ``results`` IN PLACE and save the changed
     documents (results/<id>.json and results.jsonl), so every output and every later reader of
@@ -215,16 +214,13 @@ def apply_store(out_dir: Path, results: list[dict[str, Any]]) -> list[str]:
     out_dir = Path(out_dir)
     if not store_path(out_dir).exists():
         return []
-    store = MarksStore.for_out(out_dir)
-    decisions, last_audit = store.snapshot()
-    done = overlay_marks(results, decisions)
-    if done.changed:
-        results[:] = done.results
-        changed = set(done.changed)
-        for doc in results:
-            if doc.get("id") in changed:
-                write_json_atomic(result_path(out_dir, doc["id"]), doc)
-        rebuild_jsonl(out_dir)
-    if applied_audit_id(store) != last_audit:
-        store.set_meta(APPLIED_KEY, str(last_audit))
+    done = overlay_marks(results, MarksStore.for_out(out_dir).decisions())
+    if not done.changed:
+        return []
+    results[:] = done.results
+    changed = set(done.changed)
+    for doc in results:
+        if doc.get("id") in changed:
+            write_json_atomic(result_path(out_dir, doc["id"]), doc)
+    rebuild_jsonl(out_dir)
     return done.changed

@@ -216,34 +216,6 @@ class MarksStore:
             ).fetchall()
         return {(r[0], r[1]): Decision(*r) for r in rows}
 
-    def snapshot(self) -> tuple[dict[tuple[str, str], Decision], int]:
-        """Every decision plus the id of the last audit line, read in one transaction (consistent)."""
-        with self._connect() as db:
-            db.execute("BEGIN")
-            rows = db.execute(
-                "SELECT student, item, kind, points, comment, reason, marker, version, marked_at FROM decisions"
-            ).fetchall()
-            last = db.execute("SELECT COALESCE(MAX(id), 0) FROM audit").fetchone()[0]
-            db.execute("COMMIT")
-        return {(r[0], r[1]): Decision(*r) for r in rows}, int(last)
-
-    def decisions_since(self, audit_id: int) -> int:
-        """How many decisions (marks, overrides, withdrawals) were saved after audit line ``audit_id``."""
-        with self._connect() as db:
-            row = db.execute(
-                "SELECT COUNT(*) FROM audit WHERE id > ? AND action NOT LIKE 'regrade%'", (audit_id,)
-            ).fetchone()
-        return int(row[0])
-
-    def get_meta(self, key: str, default: str = "") -> str:
-        with self._connect() as db:
-            row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return str(row[0]) if row else default
-
-    def set_meta(self, key: str, value: str) -> None:
-        with self._write() as db:
-            db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
-
     def decision(self, student: str, item: str) -> Decision | None:
         with self._connect() as db:
             return _current(db, student, item)

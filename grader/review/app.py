@@ -60,7 +60,7 @@ class ReviewApp:
         self.csrf = csrf_for(token)
         self.fixed_marker = marker
         self.expected = expected
-        self.publisher = Publisher(self.data.out_dir, render=self._publish)
+        self.publisher = Publisher(self.data.out_dir, render=self._publish, unpublished=self.data.unpublished)
         self.publish_on_exit = publish_on_exit
         self.script = (STATIC / "review.js").read_bytes()
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from grader.marks.overlay import evidence_of, is_manual, num, overlay_marks
+from grader.marks.overlay import evidence_of, is_manual, num, overlay_marks, saved_version
 from grader.marks.store import Decision, MarksStore, NewDecision
 from grader.review.notebook import NotebookView, load_notebook
 
@@ -180,6 +180,21 @@ class ReviewData:
                 marked=(known.marked if known else 0) + int(slot.marked),
             )
         return list(order.values())
+
+    def unpublished(self) -> int:
+        """Decisions the saved result documents do not show yet (saved since the last publish,
+        or lost from the documents by a rescore): what the Publish button would bring out."""
+        docs = self.documents()
+        count = 0
+        for (student, item_id), decision in self.store.decisions().items():
+            item = find_item(docs.get(student), item_id)
+            if item is None:
+                continue  # a decision on an item the results no longer have: nothing to publish
+            if decision.points is None:
+                count += "scored" in evidence_of(item)
+            else:
+                count += saved_version(item, decision.kind) != decision.version
+        return count
 
     def run_record(self, student: str) -> dict[str, Any] | None:
         path = self.out_dir / "run" / f"{student}.json"

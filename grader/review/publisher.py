@@ -15,22 +15,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from grader.marks.overlay import applied_audit_id
-from grader.marks.store import MarksStore
-
 
 @dataclass
 class PublishState:
     running: bool
     published_at: str
     error: str
-    unpublished: int  # decisions saved since the results were last brought up to date
+    unpublished: int  # decisions the saved results do not show yet
 
 
 class Publisher:
-    def __init__(self, out_dir: Path, *, render: Callable[[], Any]) -> None:
+    def __init__(self, out_dir: Path, *, render: Callable[[], Any], unpublished: Callable[[], int]) -> None:
         self.out_dir = Path(out_dir)
         self._render = render
+        self._unpublished = unpublished
         self._lock = threading.Lock()
         self._running = False
         self._again = False
@@ -39,8 +37,7 @@ class Publisher:
         self._thread: threading.Thread | None = None
 
     def state(self) -> PublishState:
-        store = MarksStore.for_out(self.out_dir)
-        unpublished = store.decisions_since(applied_audit_id(store))
+        unpublished = self._unpublished()
         with self._lock:
             return PublishState(self._running or self._again, self._published_at, self._error, unpublished)
 
