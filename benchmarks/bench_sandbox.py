@@ -37,8 +37,9 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from grader import harvest  # noqa: E402
-from grader.execute import DEFAULT_ENV, Limits, run_notebook  # noqa: E402
+from grader.engine import DEFAULT_ENV, run_notebook  # noqa: E402
+from grader.engine import harvest_plan as harvest  # noqa: E402
+from grader.limits import Limits  # noqa: E402
 
 
 def plain_execute(

@@ -20,7 +20,7 @@ sorts last. The others are listed in the Submission's ``notes`` and so in the re
 Anything that cannot be graded (an unsafe or broken zip entry, a file that is not an ``.ipynb``,
 an unreadable file, a Gradescope submission with no notebook) becomes a ``Rejected`` entry, which
 the coordinator turns into a result row, so one bad input never stops a batch. Whether an
-``.ipynb`` is a valid notebook is judged when it is run (``grader.execute.load_notebook``), so
+``.ipynb`` is a valid notebook is judged when it is run (``grader.engine.load_notebook``), so
 the student reads one precise message whichever way the notebook reached the grader.
 """
 
@@ -37,7 +37,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from grader.submission import Submission
+from grader.submission import Submission, safe_id
 
 # Zip caps: far above any homework notebook, far below what a zip bomb expands to.
 MAX_ENTRY_BYTES = 200 * 1024 * 1024
@@ -49,7 +49,6 @@ MAX_ENTRIES = 20_000
 _CANVAS = re.compile(
     r"^(?P<login>[A-Za-z0-9-]+?)_(?:(?P<late>LATE)_)?(?P<user>\d+)_(?P<sub>\d+)_(?P<name>.+)$"
 )
-_UNSAFE_ID = re.compile(r"[^A-Za-z0-9._-]+")
 _SKIP_DIRS = {".ipynb_checkpoints", "__MACOSX", "__pycache__"}
 
 
@@ -84,12 +83,6 @@ class _Candidate:
     when: float  # submission time (epoch seconds): newest wins
     source: str
     notes: tuple[str, ...] = ()
-
-
-def safe_id(text: str) -> str:
-    """A file-name-safe id: letters, digits, ``.``, ``_``, ``-``; never empty or hidden."""
-    cleaned = _UNSAFE_ID.sub("-", text).strip("-.") or "submission"
-    return cleaned[:100]
 
 
 def collect(
@@ -352,7 +345,7 @@ def _unique(base: str, taken: set[str]) -> str:
 
 def _unreadable(path: Path) -> str | None:
     """Why the file cannot be read, or None. Whether it is a valid notebook is decided when it
-    is run (grader.execute.load_notebook), which gives the student the precise reason."""
+    is run (grader.engine.load_notebook), which gives the student the precise reason."""
     try:
         with path.open("rb") as handle:
             handle.read(1)

@@ -18,7 +18,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from grader.exports import spreadsheet_safe
+from grader.publish import feedback_field, publish
 from grader.report.files import write_text_atomic
+from grader.report.student import feedback_paths
+from grader.results import load_results, rebuild_jsonl, result_path, write_json_atomic
 
 if TYPE_CHECKING:
     from grader.assignment import Assignment
@@ -45,6 +48,7 @@ class MergeSummary:
     merged: int
     blank: int
     students: list[str]
+    failures: list[str]  # outputs the re-render could not write (the marks are saved regardless)
 
 
 def is_manual(item: dict[str, Any]) -> bool:
@@ -231,18 +235,8 @@ def _apply_one(doc: dict[str, Any], item: dict[str, Any], mark: Mark, stamp: str
             part["pending_manual"] = round(max(0.0, _num(part.get("pending_manual")) - released), 6)
 
 
-def merge(
-    out_dir: Path,
-    marks_path: Path,
-    *,
-    assignment: Assignment | None = None,
-    expected: dict[str, Any] | None = None,
-) -> MergeSummary:
+def merge(out_dir: Path, marks_path: Path, *, assignment: Assignment | None = None) -> MergeSummary:
     """Merge a filled-in sheet into OUT/results, then re-render reports and exports."""
-    from grader.report.publish import feedback_field, publish
-    from grader.report.student import feedback_paths
-    from grader.results import load_results, rebuild_jsonl, result_path, write_json_atomic
-
     out_dir = Path(out_dir)
     results = load_results(out_dir)
     if not results:
@@ -253,5 +247,5 @@ def merge(
         doc["feedback"] = feedback_field(out_dir, feedback_paths(out_dir, doc["id"]))
         write_json_atomic(result_path(out_dir, doc["id"]), doc)
     rebuild_jsonl(out_dir)
-    publish(load_results(out_dir), out_dir, assignment=assignment, expected=expected)
-    return MergeSummary(merged=len(marks), blank=blank, students=students)
+    done = publish(load_results(out_dir), out_dir, assignment=assignment)
+    return MergeSummary(merged=len(marks), blank=blank, students=students, failures=done.failures)

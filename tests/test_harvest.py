@@ -16,8 +16,9 @@ import pytest
 import torch
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_output
 
-from grader import harvest, notebook_parts
+from grader import notebook_parts
 from grader.assignment import load_assignment
+from grader.engine import harvest_plan as harvest
 
 FIXTURE = Path(__file__).parent / "fixtures" / "exec"
 KERNEL = runpy.run_path(str(harvest.KERNEL_SOURCE_PATH))

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from grader import intake
-from grader.intake import IntakeError, collect, safe_id
+from grader.intake import IntakeError, collect
+from grader.submission import safe_id
 
 NOTEBOOK = {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
 

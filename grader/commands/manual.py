@@ -35,7 +35,7 @@ def manual(
     Fill the `points` and `comment` columns; rows left without points stay pending. A merge checks
     every row first and changes nothing if any row is invalid.
     """
-    from grader.commands.report import load_expected, load_or_fail, resolve_assignment
+    from grader.commands.report import load_or_fail, resolve_assignment
     from grader.manual import ManualMarkError, merge, write_pending_csv
 
     results = load_or_fail(out_dir)
@@ -49,10 +49,12 @@ def manual(
         )
         return
     try:
-        summary = merge(out_dir, filled, assignment=assignment, expected=load_expected(assignment))
+        summary = merge(out_dir, filled, assignment=assignment)
     except ManualMarkError as exc:
         raise click.ClickException(f"{exc}; nothing was changed") from exc
     click.echo(
         f"merged {summary.merged} marks for {len(summary.students)} submissions "
         f"({summary.blank} rows left blank stay pending); reports and exports re-rendered"
     )
+    if summary.failures:
+        raise click.ClickException("the marks are saved, but could not write " + "; ".join(summary.failures))

@@ -21,12 +21,11 @@ def render_student(
     out_dir: Path,
     *,
     assignment: Assignment | None = None,
-    expected: dict[str, Any] | None = None,
 ) -> dict[str, Path]:
     """Write ``OUT/feedback/<id>.html`` and ``.md`` for one result document; return both paths."""
     from grader.report.student import render_student as _render
 
-    return _render(result, out_dir, assignment=assignment, expected=expected)
+    return _render(result, out_dir, assignment=assignment)
 
 
 def render_summary(

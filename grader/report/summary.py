@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from grader.report import evidence as ev
 from grader.report.files import write_text_atomic
 from grader.report.format import points
-from grader.report.student import ITEM_STATUSES, assignment_title, safe_id
+from grader.report.student import ITEM_STATUSES, assignment_title, result_id
 
 if TYPE_CHECKING:
     from grader.assignment import Assignment
@@ -65,7 +65,7 @@ def summary_view(results: list[dict[str, Any]], assignment: Assignment | None = 
 
     rows = []
     for result in results:
-        rid = safe_id(result)
+        rid = result_id(result)
         rows.append(
             {
                 "id": rid,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import shutil
 
-from .base import SANDBOX_DATA, SANDBOX_HOME, Limits, Sandbox, SandboxConfig
+from .base import SANDBOX_DATA, SANDBOX_HOME, Sandbox, SandboxConfig
 from .common import SandboxError
 
 log = logging.getLogger(__name__)
@@ -18,7 +18,6 @@ BACKENDS = ("bwrap", "process", "docker", "podman")
 
 __all__ = [
     "BACKENDS",
-    "Limits",
     "SANDBOX_DATA",
     "SANDBOX_HOME",
     "Sandbox",

@@ -34,7 +34,7 @@ import threading
 import uuid
 from pathlib import Path
 
-from .base import SANDBOX_DATA, SANDBOX_HOME, SandboxConfig
+from .base import SANDBOX_DATA, SANDBOX_HOME, Sandbox, SandboxConfig
 from .cgroups import RunCgroups, create_run_cgroups
 from .common import (
     MIB,
@@ -72,7 +72,7 @@ def _python_roots() -> list[Path]:
     return roots
 
 
-class BwrapSandbox:
+class BwrapSandbox(Sandbox):
     """One run inside bubblewrap (see the module docstring for what is visible and what is limited)."""
 
     name = "bwrap"
@@ -89,7 +89,7 @@ class BwrapSandbox:
         use_cgroups: bool = True,
     ) -> None:
         validate_config(config)
-        self.config = config
+        super().__init__(config)
         self.dev_root = dev_root
         self._gpus = gpus
         self.bwrap = bwrap or shutil.which("bwrap")
@@ -97,8 +97,6 @@ class BwrapSandbox:
             raise SandboxError("bubblewrap (bwrap) is not installed: install it or use --backend process")
         self._uid_lock_dir = uid_lock_dir
         self._use_cgroups = use_cgroups
-        self.notes: list[str] = []
-        self.mechanisms: dict[str, str] = {}
         self.gpu: GpuPlan | None = None
         self.uid: int | None = None
         self.gid: int | None = None

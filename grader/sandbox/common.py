@@ -9,7 +9,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .base import SANDBOX_DATA, SANDBOX_HOME, Limits, SandboxConfig
+from grader.limits import Limits
+
+from .base import SANDBOX_DATA, SANDBOX_HOME, SandboxConfig
 
 LAUNCH_PY = Path(__file__).with_name("launch.py")
 MIB = 1024 * 1024

@@ -11,7 +11,9 @@ import logging
 import os
 from pathlib import Path
 
-from .base import Limits, SandboxConfig
+from grader.limits import Limits
+
+from .base import Sandbox, SandboxConfig
 from .common import (
     absolute_command,
     environment,
@@ -56,7 +58,7 @@ def nproc_limit(limits: Limits) -> int | None:
     return _processes_of_uid(os.getuid()) + limits.max_processes
 
 
-class ProcessSandbox:
+class ProcessSandbox(Sandbox):
     """rlimits + a scratch directory; the kernel sees real paths (HOME is the workdir)."""
 
     name = "process"
@@ -64,9 +66,8 @@ class ProcessSandbox:
 
     def __init__(self, config: SandboxConfig) -> None:
         validate_config(config)
-        self.config = config
-        self.notes: list[str] = [NOT_ISOLATED]
-        self.mechanisms: dict[str, str] = {}
+        super().__init__(config)
+        self.notes.append(NOT_ISOLATED)
         self._state: Path | None = None
 
     def prepare(self) -> None:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from grader.datasets import resolve_profile
 from grader.scoring import bands, choices, metrics, presence
 from grader.scoring.context import NotCalibrated, Pending, ScoreContext, Unanswered
 from grader.scoring.document import assemble, validate_result
@@ -109,19 +110,6 @@ def observe_item(item: dict[str, Any], ctx: ScoreContext) -> Any:
     """The item's raw quantity on this run (for calibration); None when the kind has none."""
     observer = KINDS[item["kind"]][1]
     return None if observer is None else observer(item, ctx)
-
-
-def resolve_profile(assignment: Assignment, data_dir: Path, profile: str | None) -> str:
-    """The profile asked for, else the data directory's, else the rubric's default."""
-    if profile:
-        return profile
-    try:
-        from grader.datasets import read_manifest
-
-        built = read_manifest(Path(data_dir)).get("profile")
-    except Exception:
-        built = None
-    return built if built in assignment.profiles else assignment.default_profile
 
 
 def score_run(

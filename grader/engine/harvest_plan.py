@@ -1,6 +1,6 @@
 """The outside half of the harvest: plan the stages, stage input files, read results back safely.
 
-Inside the kernel, ``grader/kernel/harvest_kernel.py`` writes one JSON file per stage (the
+Inside the kernel, ``grader/engine/kernel/harvest_kernel.py`` writes one JSON file per stage (the
 answers; then one per model and input set). Here we choose unguessable file names, copy the
 input files (never labels of hidden sets) into the sandbox's working directory only for the
 harvest, read each result with a size limit and strict JSON parsing (no pickle, no NaN, no
