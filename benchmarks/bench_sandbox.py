@@ -39,6 +39,7 @@ if str(REPO) not in sys.path:
 
 from grader.engine import DEFAULT_ENV, run_notebook  # noqa: E402
 from grader.engine import harvest_plan as harvest  # noqa: E402
+from grader.engine import harvest_read  # noqa: E402
 from grader.limits import Limits  # noqa: E402
 
 
@@ -72,8 +73,8 @@ def plain_execute(
         started = time.perf_counter()
         client.execute(env=kernel_env)
         elapsed = time.perf_counter() - started
-        document = harvest.read_stage_output(work, out_name, 200 * 1024 * 1024)
-        return elapsed, harvest.validate_answers(document, answers)
+        document = harvest_read.read_stage_output(work, out_name, 200 * 1024 * 1024)
+        return elapsed, harvest_read.validate_answers(document, answers)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

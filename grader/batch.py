@@ -29,12 +29,11 @@ from grader.datasets import DataError
 from grader.executors import (
     GPU_ENV,
     MAX_ATTEMPTS,
-    DaskExecutor,
     Executor,
     ExecutorError,
-    LocalExecutor,
     SlurmOptions,
     WorkerDied,
+    make_executor,
 )
 from grader.grading import GradeOptions, error_result, grade_one
 from grader.intake import Intake, IntakeError, Rejected, collect
@@ -130,29 +129,6 @@ def rejected_result(item: Rejected, options: GradeOptions) -> dict[str, Any]:
     document["submission"] = item.source
     document["content_hash"] = item.content_hash
     return document
-
-
-def make_executor(
-    executor: str,
-    *,
-    workers: int,
-    scheduler: str | None,
-    gpus: list[str] | None,
-    threads: int,
-    slurm: SlurmOptions | None,
-    wait_s: float = 60.0,
-) -> Executor:
-    """``local`` (a process pool) or ``dask`` (a scheduler address/file, SLURM, or a LocalCluster)."""
-    if executor == "local" and scheduler is None and slurm is None:
-        return LocalExecutor(workers=workers, threads=threads, gpus=list(gpus or []))
-    if executor not in {"local", "dask"}:
-        raise BatchError(f"unknown executor {executor!r}; use 'local' or 'dask'")
-    if gpus:
-        raise BatchError(
-            "--gpus is for the local pool; on Dask start GPU workers with `grader worker --gpu ID` "
-            "(or use --slurm-gpus)"
-        )
-    return DaskExecutor(scheduler, workers=workers, slurm=slurm, wait_s=wait_s)
 
 
 def grade_batch(

@@ -25,6 +25,7 @@ from grader.expected import (
     summarise,
     threshold_margin,
 )
+from grader.records import RunRecord
 from grader.results import write_json_atomic
 from grader.scoring import KINDS, observe_item
 from grader.scoring.context import ScoreContext, Unanswered
@@ -36,11 +37,11 @@ class CalibrationError(RuntimeError):
 
 def summarise_runs(
     assignment: Assignment,
-    runs: list[tuple[int, dict[str, Any]]],
+    runs: list[tuple[int, RunRecord]],
     data_dir: Path,
     *,
     profile: str | None = None,
-    template_run: dict[str, Any] | None = None,
+    template_run: RunRecord | None = None,
 ) -> dict[str, Any]:
     """Observe every calibratable item on every (seed, RunRecord) and summarise over seeds.
 
@@ -98,7 +99,7 @@ def summarise_runs(
     }
 
 
-def _template_summary(assignment: Assignment, run: dict[str, Any] | None) -> dict[str, Any] | None:
+def _template_summary(assignment: Assignment, run: RunRecord | None) -> dict[str, Any] | None:
     """Figures per part drawn by the untouched template (its helper cells), or None if not run."""
     if run is None:
         return None

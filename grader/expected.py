@@ -164,7 +164,11 @@ def check_current(assignment: Assignment, expected: dict[str, Any], data_dir: Pa
             f"the rubric {assignment.rubric_path.name} changed since expected.json was calibrated ({when})"
         )
     reference_sha = _sha256(assignment.reference)
-    if reference_sha is not None and prov.get("reference_sha256") not in (None, reference_sha):
+    if (
+        assignment.reference is not None
+        and reference_sha is not None
+        and prov.get("reference_sha256") not in (None, reference_sha)
+    ):
         reasons.append(
             f"the reference notebook {assignment.reference.name} changed since calibration ({when})"
         )

@@ -157,7 +157,7 @@ def write_canvas_csv(
 
 def _item_output(item: dict[str, Any]) -> str:
     message = ev.text(item.get("message"), MAX_OUTPUT)
-    evidence = item.get("evidence") if isinstance(item.get("evidence"), dict) else {}
+    evidence = ev.mapping(item.get("evidence"))
     mark = evidence.get("manual") if isinstance(evidence.get("manual"), dict) else None
     if mark and ev.text(mark.get("comment")):
         message = f"{message}\nMarker: {ev.text(mark.get('comment'), MAX_OUTPUT)}".strip()
@@ -183,7 +183,8 @@ def gradescope_document(result: dict[str, Any]) -> dict[str, Any]:
     for item in result.get("items") or []:
         if not isinstance(item, dict):
             continue
-        part = item.get("part") if isinstance(item.get("part"), str) else ""
+        raw_part = item.get("part")
+        part = raw_part if isinstance(raw_part, str) else ""
         counters[part] = counters.get(part, 0) + 1
         part_no = part_order.index(part) + 1 if part in part_order else len(part_order) + 1
         title = ev.text(item.get("title"), 200) or ev.text(item.get("id"), 200)
@@ -209,8 +210,8 @@ def gradescope_document(result: dict[str, Any]) -> dict[str, Any]:
             if item.get("status") in ("passed", "failed"):
                 test["status"] = item["status"]
         tests.append(test)
-    timings = result.get("timings") if isinstance(result.get("timings"), dict) else {}
-    telemetry = result.get("telemetry") if isinstance(result.get("telemetry"), dict) else {}
+    timings = ev.mapping(result.get("timings"))
+    telemetry = ev.mapping(result.get("telemetry"))
     seconds = ev.number(timings.get("total_s")) or ev.number(telemetry.get("wall_s")) or 0.0
     status = ev.text(result.get("status"), 40)
     lines = [f"Status: {status}."]

@@ -134,7 +134,7 @@ def _grade(submission: Submission, options: GradeOptions, started: float) -> dic
     )
     executed_at = time.perf_counter()
     document = score_run(
-        dict(run),
+        run,
         assignment,
         context.expected,
         context.data_dir,

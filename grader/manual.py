@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from grader.exports import spreadsheet_safe
 from grader.publish import feedback_field, publish
+from grader.report import evidence as ev
 from grader.report.files import write_text_atomic
 from grader.report.student import feedback_paths
 from grader.results import load_results, rebuild_jsonl, result_path, write_json_atomic
@@ -53,7 +54,7 @@ class MergeSummary:
 
 def is_manual(item: dict[str, Any]) -> bool:
     """Items a person marks: free-text items, anything pending, anything already marked by hand."""
-    evidence = item.get("evidence") if isinstance(item.get("evidence"), dict) else {}
+    evidence = ev.mapping(item.get("evidence"))
     return item.get("kind") == "free_text" or item.get("status") == "pending" or "manual" in evidence
 
 
@@ -77,7 +78,7 @@ def pending_rows(
         for item in result.get("items") or []:
             if not isinstance(item, dict) or not is_manual(item):
                 continue
-            evidence = item.get("evidence") if isinstance(item.get("evidence"), dict) else {}
+            evidence = ev.mapping(item.get("evidence"))
             mark = evidence.get("manual") if isinstance(evidence.get("manual"), dict) else None
             if item.get("status") != "pending" and not include_marked:
                 continue
@@ -208,7 +209,8 @@ _PENDING_CLAUSE = re.compile(r"\d+(?:\.\d+)? points of written answers await a p
 def refresh_message(doc: dict[str, Any]) -> str:
     """The scorer's summary ("71.5 of 100 points (...; 20 points of written answers await a
     person)") with the score and pending points brought up to date; other messages unchanged."""
-    message = doc.get("message") if isinstance(doc.get("message"), str) else ""
+    raw = doc.get("message")
+    message = raw if isinstance(raw, str) else ""
     message = _SCORE_PREFIX.sub(lambda m: f"{_num(doc.get('score')):g} of {m.group(1)} points", message)
     pending = _num(doc.get("pending_manual"))
     clause = f"{pending:g} points of written answers await a person" if pending else "written answers marked"

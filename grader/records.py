@@ -7,11 +7,12 @@ writes a result document, the results store, reports, exports and marking read i
 document's keys match grader/schemas/results.schema.json, which a test holds them to.
 """
 
-from __future__ import annotations
+from typing import Any, Literal
 
-from typing import Any, Literal, TypedDict
-
-from typing_extensions import NotRequired
+# typing_extensions' TypedDict reads NotRequired on Python 3.10 too; the module keeps its annotations
+# evaluated (no `from __future__ import annotations`) so that required and optional keys are known
+# at run time, where a test holds them to the JSON schema.
+from typing_extensions import NotRequired, TypedDict
 
 RUN_SCHEMA_VERSION = 1
 RESULT_SCHEMA_VERSION = 1

@@ -20,7 +20,8 @@ import pytest
 
 from grader.limits import Limits
 from grader.sandbox import SandboxConfig, make_sandbox
-from grader.sandbox.bwrap import ETC_ALLOW, BwrapSandbox, bwrap_failure, bwrap_works
+from grader.sandbox.bwrap import ETC_ALLOW, BwrapSandbox
+from grader.sandbox.bwrap_probe import bwrap_failure, bwrap_works
 from grader.sandbox.cgroups import enforcement
 from grader.sandbox.uids import processes_of_uid
 

@@ -21,7 +21,7 @@ def resolve_assignment(name: str | None, results: list[dict[str, Any]]) -> Any:
             return load_assignment(name)
         except AssignmentError as exc:
             raise click.UsageError(str(exc)) from exc
-    names = {r.get("assignment") for r in results if isinstance(r.get("assignment"), str)}
+    names = {str(r["assignment"]) for r in results if isinstance(r.get("assignment"), str)}
     if len(names) != 1:
         return None
     try:

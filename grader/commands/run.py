@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from grader.commands.options import backend_option, data_option
 from grader.limits import limit_options, limits_from_options
+
+if TYPE_CHECKING:
+    from grader.records import RunRecord
 
 
 def _run_id(notebook: Path, given: str | None) -> str:
@@ -108,12 +111,13 @@ def run(
         raise SystemExit(1)
 
 
-def _summarise(record: dict, out_dir: Path, identifier: str) -> None:
+def _summarise(record: RunRecord, out_dir: Path, identifier: str) -> None:
     isolation = "isolated" if record.get("isolated") else "NOT isolated"
     click.echo(f"{identifier}: {record['status']} ({record['backend']}, {isolation}): {record['message']}")
     for cell in record.get("cells", []):
         if cell["status"] not in ("ok",):
-            detail = cell.get("message") or (cell.get("error") or {}).get("ename", "")
+            error = cell.get("error")
+            detail = cell.get("message") or (error["ename"] if error else "")
             click.echo(
                 f"  cell {cell['index']} [{cell.get('part') or '-'}]: {cell['status']} {detail}".rstrip()
             )

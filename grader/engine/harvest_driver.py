@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from grader.engine import harvest_plan
+from grader.engine import harvest_plan, harvest_read
 from grader.engine.record import LimitLog
 from grader.engine.session import KernelSession
 from grader.limits import Limits
@@ -77,7 +77,7 @@ async def harvest(
             answer_bytes=limits.answer_bytes,
         )
     except (harvest_plan.HarvestError, OSError) as exc:
-        result.update(status="failed", message=f"harvest could not start: {exc}")
+        result["status"], result["message"] = "failed", f"harvest could not start: {exc}"
         return result
     deadline = time.monotonic() + limits.harvest_timeout
     problems: list[str] = []
@@ -85,7 +85,15 @@ async def harvest(
         for model_id, skipped in plan.skipped.items():
             result["predictions"].setdefault(model_id, {}).update(skipped)  # type: ignore[arg-type]
         broken: str | None = None
+        absent: dict[str, str] = {}  # model variables the answers stage found undefined or None
         for stage in plan.stages:
+            variable = str(stage.config["model"]["variable"]) if stage.model is not None else ""
+            if variable in absent:  # nothing to run: no need to stage its inputs or ask the kernel
+                assert stage.input is not None
+                result["predictions"].setdefault(str(stage.model), {})[stage.input] = (
+                    harvest_read.absent_model_entry(variable, absent[variable])  # type: ignore[assignment]
+                )
+                continue
             if broken is None and time.monotonic() >= deadline:
                 broken = "the harvest time limit was used up"
                 limits_log.fire(
@@ -97,6 +105,7 @@ async def harvest(
             else:
                 entry = {"status": "error", "message": f"not run: {broken}"}
             if stage.name == "answers":
+                absent = entry.pop("absent", {})
                 if entry.get("status") == "ok":
                     result["answers"] = entry["value"]
                 else:
@@ -167,11 +176,12 @@ async def _run_stage(
             "message": f"harvest: the harvest code failed in the kernel ({ename})",
         }, None
     try:
-        document = harvest_plan.read_stage_output(plan.outputs_dir, stage.out_file, stage.max_bytes)
+        document = harvest_read.read_stage_output(plan.outputs_dir, stage.out_file, stage.max_bytes)
         if stage.name == "answers":
-            answers = harvest_plan.validate_answers(document, list(stage.config["names"]))
-            return {"status": "ok", "value": answers}, None
-        return harvest_plan.validate_prediction(document, stage), None
+            answers = harvest_read.validate_answers(document, list(stage.config["names"]))
+            absent = harvest_read.model_presence(document, list(stage.config.get("models", [])))
+            return {"status": "ok", "value": answers, "absent": absent}, None
+        return harvest_read.validate_prediction(document, stage), None
     except harvest_plan.HarvestError as exc:
         if "limit" in str(exc):
             limits_log.fire("harvest_size", None, f"{stage.name}: {exc}")

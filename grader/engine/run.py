@@ -65,7 +65,7 @@ def run_notebook(
     try:
         nb = load_notebook(notebook)
     except InvalidNotebook as exc:
-        record.update(status="invalid_notebook", message=str(exc))
+        record["status"], record["message"] = "invalid_notebook", str(exc)
         record["harvest"]["message"] = "not run: invalid notebook"
         records.write_outputs(record, None, out_dir)
         return record
@@ -94,7 +94,8 @@ def run_notebook(
             sandbox = make_sandbox(backend, config)
             sandbox.prepare()
         except Exception as exc:
-            record.update(status="sandbox_error", message=f"the sandbox could not be set up: {exc}")
+            record["status"] = "sandbox_error"
+            record["message"] = f"the sandbox could not be set up: {exc}"
             return record
         record["backend"] = sandbox.name
         record["isolated"] = bool(sandbox.isolated)
@@ -104,7 +105,7 @@ def run_notebook(
         _run_sync(_drive(runner, record, assignment, data_dir, public_only))
     except Exception as exc:  # a grader bug: report it in the record rather than lose the run
         log.exception("run_notebook failed for %s", run_id)
-        record.update(status="error", message=f"grader error: {type(exc).__name__}: {exc}")
+        record["status"], record["message"] = "error", f"grader error: {type(exc).__name__}: {exc}"
     finally:
         if runner is not None:
             runner.sampler.stop()
@@ -149,10 +150,8 @@ async def _drive(
             await asyncio.wait_for(runner.start(), timeout=STARTUP_TIMEOUT_S + 10)
         except Exception as exc:
             log_text = runner.session.log_text()
-            record.update(
-                status="sandbox_error",
-                message=f"the kernel did not start in the sandbox: {type(exc).__name__}: {exc}",
-            )
+            record["status"] = "sandbox_error"
+            record["message"] = f"the kernel did not start in the sandbox: {type(exc).__name__}: {exc}"
             if log_text:
                 record["kernel_log"] = log_text[-4000:]
             return

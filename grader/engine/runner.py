@@ -253,8 +253,8 @@ class CellRunner:
     def _classify_limits(self, index: int, entry: CellRecord) -> None:
         """Name the limit behind a failed cell, from the error it raised or how it ended."""
         status = entry["status"]
-        error = entry.get("error") or {}
-        ename, evalue = error.get("ename", ""), error.get("evalue", "")
+        error = entry.get("error")
+        ename, evalue = (error["ename"], error["evalue"]) if error else ("", "")
         if status == "timeout":
             if self.state.watchdog_fired:
                 self.limits_log.name_cell("notebook_timeout", index)

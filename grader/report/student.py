@@ -54,7 +54,7 @@ def _status(value: Any, allowed: tuple[str, ...]) -> str:
 
 
 def _figures(item_title: str, evidence: Any) -> list[dict[str, str]]:
-    from grader.report import plots
+    from grader.report import plots  # lazy: start-up (matplotlib, only when an item has a curve)
 
     figures = []
     curve = ev.curve(evidence)

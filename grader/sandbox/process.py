@@ -8,10 +8,7 @@ grader's network and file access; only resource limits apply. It says so in the 
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
-
-from grader.limits import Limits
 
 from .base import Sandbox, SandboxConfig
 from .common import (
@@ -20,6 +17,7 @@ from .common import (
     kill_process_group,
     launcher_argv,
     make_state_dir,
+    nproc_limit,
     read_pid,
     remove_tree,
     rlimit_args,
@@ -33,29 +31,6 @@ NOT_ISOLATED = (
     "process backend: the notebook is NOT isolated: it runs as the grader's user with full network "
     "and file-system access; only rlimits (memory, file size, open files, CPU time) apply"
 )
-
-
-def _processes_of_uid(uid: int) -> int:
-    """How many processes ``uid`` runs now (RLIMIT_NPROC counts all of them, not just ours)."""
-    count = 0
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            try:
-                if entry.stat().st_uid == uid:
-                    count += 1
-            except OSError:
-                pass
-    return count
-
-
-def nproc_limit(limits: Limits) -> int | None:
-    """RLIMIT_NPROC for a run sharing the grader's uid: the uid's current count plus the budget.
-
-    Root ignores RLIMIT_NPROC, so there is no process limit then (None).
-    """
-    if os.geteuid() == 0:
-        return None
-    return _processes_of_uid(os.getuid()) + limits.max_processes
 
 
 class ProcessSandbox(Sandbox):

@@ -21,6 +21,7 @@ from grader.scoring.outcome import Outcome, pending
 
 if TYPE_CHECKING:
     from grader.assignment import Assignment
+    from grader.records import RunRecord
 
 __all__ = ["KINDS", "ScoreContext", "observe_item", "score_item", "score_run", "validate_result"]
 
@@ -113,7 +114,7 @@ def observe_item(item: dict[str, Any], ctx: ScoreContext) -> Any:
 
 
 def score_run(
-    run: dict[str, Any],
+    run: RunRecord,
     assignment: Assignment,
     expected: dict[str, Any] | None,
     data_dir: Path,

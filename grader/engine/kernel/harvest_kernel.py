@@ -155,7 +155,13 @@ def harvest_answers(user_ns, config):
             answers[name] = {"status": "refused", "message": "nested too deeply"}
         except Exception as exc:
             answers[name] = {"status": "refused", "message": "conversion raised " + _message(exc)}
-    return {"answers": answers}
+    document = {"answers": answers}
+    if "models" in config:  # which model variables exist: stages of absent models need not run
+        document["models"] = {
+            name: "missing" if name not in user_ns else "none" if user_ns[name] is None else "present"
+            for name in config["models"]
+        }
+    return document
 
 
 def _load_input(spec):
