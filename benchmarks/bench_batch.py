@@ -100,7 +100,7 @@ class RssSampler:
 
 def _options(assignment: Any, out: Path, data: Path, backend: str, cell_timeout: float = 60.0) -> Any:
     from grader.grading import GradeOptions
-    from grader.sandbox.base import Limits
+    from grader.limits import Limits
 
     return GradeOptions(
         assignment=assignment,

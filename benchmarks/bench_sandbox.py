@@ -37,8 +37,13 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from grader import harvest  # noqa: E402
-from grader.execute import DEFAULT_ENV, Limits, run_notebook  # noqa: E402
+from grader.engine import (  # noqa: E402
+    DEFAULT_ENV,
+    harvest_read,  # noqa: E402
+    run_notebook,
+)
+from grader.engine import harvest_plan as harvest  # noqa: E402
+from grader.limits import Limits  # noqa: E402
 
 
 def plain_execute(
@@ -71,8 +76,8 @@ def plain_execute(
         started = time.perf_counter()
         client.execute(env=kernel_env)
         elapsed = time.perf_counter() - started
-        document = harvest.read_stage_output(work, out_name, 200 * 1024 * 1024)
-        return elapsed, harvest.validate_answers(document, answers)
+        document = harvest_read.read_stage_output(work, out_name, 200 * 1024 * 1024)
+        return elapsed, harvest_read.validate_answers(document, answers)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
+import json
 import os
 import signal
 import threading
@@ -24,10 +25,20 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from grader.executors import GPU_ENV, MAX_ATTEMPTS, Executor, ExecutorError, SlurmOptions, WorkerDied
-from grader.grading import GradeOptions, content_hash, error_result, grade_one, resolve_data_dir
-from grader.intake import Intake, Rejected, collect
+from grader.datasets import DataError
+from grader.executors import (
+    GPU_ENV,
+    MAX_ATTEMPTS,
+    Executor,
+    ExecutorError,
+    SlurmOptions,
+    WorkerDied,
+    make_executor,
+)
+from grader.grading import GradeOptions, error_result, grade_one
+from grader.intake import Intake, IntakeError, Rejected, collect
 from grader.progress import BatchProgress
+from grader.publish import publish
 from grader.results import load_results, rebuild_jsonl, result_path, save_result
 from grader.submission import Submission
 
@@ -88,9 +99,11 @@ class BatchSummary:
 def submission_hash(submission: Submission, options: GradeOptions) -> str:
     """The ``content_hash`` a result of ``submission`` under ``options`` carries (for resume).
 
-    ``options.data_dir`` should already be resolved (grade_batch does it once for the batch).
+    ``options`` should already be resolved (grade_batch does it once for the batch).
     """
-    return content_hash(Path(submission.path), options.assignment, options.data_dir)
+    context = options.resolved().context
+    assert context is not None
+    return context.content_hash(Path(submission.path))
 
 
 def run_task(task: Task, submission: Submission, options: GradeOptions) -> dict[str, Any]:
@@ -116,33 +129,6 @@ def rejected_result(item: Rejected, options: GradeOptions) -> dict[str, Any]:
     document["submission"] = item.source
     document["content_hash"] = item.content_hash
     return document
-
-
-def make_executor(
-    executor: str,
-    *,
-    workers: int,
-    scheduler: str | None,
-    gpus: list[str] | None,
-    threads: int,
-    slurm: SlurmOptions | None,
-    wait_s: float = 60.0,
-) -> Executor:
-    """``local`` (a process pool) or ``dask`` (a scheduler address/file, SLURM, or a LocalCluster)."""
-    if executor == "local" and scheduler is None and slurm is None:
-        from grader.executors import LocalExecutor
-
-        return LocalExecutor(workers=workers, threads=threads, gpus=list(gpus or []))
-    if executor not in {"local", "dask"}:
-        raise BatchError(f"unknown executor {executor!r}; use 'local' or 'dask'")
-    if gpus:
-        raise BatchError(
-            "--gpus is for the local pool; on Dask start GPU workers with `grader worker --gpu ID` "
-            "(or use --slurm-gpus)"
-        )
-    from grader.executors import DaskExecutor
-
-    return DaskExecutor(scheduler, workers=workers, slurm=slurm, wait_s=wait_s)
 
 
 def grade_batch(
@@ -172,10 +158,10 @@ def grade_batch(
     out_dir.mkdir(parents=True, exist_ok=True)
     rebuild_jsonl(out_dir)  # repair whatever a killed run left behind
     try:
-        data_dir = resolve_data_dir(options)  # built once here, not by every worker at once
-    except (OSError, ValueError) as exc:
+        options = options.resolved()  # data built once here, not by every worker at once
+    except (DataError, OSError, ValueError) as exc:
         raise BatchError(f"the assignment's data cannot be prepared: {exc}") from exc
-    options = replace(options, out_dir=out_dir, data_dir=Path(data_dir).resolve())  # workers: any cwd
+    options = replace(options, out_dir=out_dir)  # absolute, like the context's paths: workers have any cwd
     summary = BatchSummary(out_dir=out_dir)
 
     intake = _intake(paths, out_dir, options, gpu_glob)
@@ -260,28 +246,23 @@ def _sigterm_interrupts() -> Iterator[None]:
 
 
 def _intake(paths: list[Path], out_dir: Path, options: GradeOptions, gpu_glob: str | None) -> Intake:
-    from grader.intake import IntakeError
-
-    assignment = options.assignment
-    profile = options.profile or assignment.default_profile
-    profile_spec = assignment.profiles.get(profile) or {}
-    needs_gpu = bool(profile_spec.get("gpu") or assignment.rubric.get("gpu"))
-    preferred = assignment.template.name if assignment.template is not None else None
+    context = options.context
+    assert context is not None  # grade_batch resolved it
+    template = context.assignment.template
+    preferred = template.name if template is not None else None
     try:
         return collect(
             [Path(p) for p in paths],
             out_dir / ".intake",
             preferred_name=preferred,
             gpu_glob=gpu_glob,
-            all_need_gpu=needs_gpu,
+            all_need_gpu=context.needs_gpu,
         )
     except IntakeError as exc:
         raise BatchError(str(exc)) from exc
 
 
 def _stored(out_dir: Path, submission_id: str) -> dict[str, Any] | None:
-    import json
-
     path = result_path(out_dir, submission_id)
     try:
         return json.loads(path.read_text(encoding="utf-8"))
@@ -391,34 +372,15 @@ def _outcome(
 
 
 def _finish(out_dir: Path, options: GradeOptions) -> list[str]:
-    """Gradebook exports and the class summary over every stored result; the failures, if any.
-
-    Each output is attempted on its own: the results are already saved, so one failing writer
-    must neither hide the others nor lose the batch.
-    """
+    """Gradebook exports and the class summary over every stored result (the per-student pages
+    were rendered as each submission was graded); the outputs that failed, if any."""
     results = load_results(out_dir)
     if not results:
         return []
-    from grader import exports
-
-    steps: list[tuple[str, Callable[[], Any]]] = [
-        ("grades.csv", lambda: exports.write_grades_csv(results, out_dir / "grades.csv")),
-        ("canvas.csv", lambda: exports.write_canvas_csv(results, out_dir / "canvas.csv")),
-        ("gradescope/", lambda: exports.write_gradescope(results, out_dir / "gradescope")),
-    ]
-    if options.write_reports:
-        from grader.report import render_summary
-
-        steps.append(
-            ("summary.html", lambda: render_summary(results, out_dir, assignment=options.assignment))
-        )
-    failures = []
-    for name, step in steps:
-        try:
-            step()
-        except Exception as exc:  # reported and reflected in the exit code, never a lost batch
-            failures.append(f"{name}: {type(exc).__name__}: {exc}")
-    return failures
+    done = publish(
+        results, out_dir, assignment=options.assignment, feedback=False, summary=options.write_reports
+    )
+    return done.failures
 
 
 __all__ = [

@@ -329,3 +329,26 @@ class DaskExecutor:
         self._client.close()
         if self._cluster is not None:
             self._cluster.close()
+
+
+def make_executor(
+    executor: str,
+    *,
+    workers: int,
+    scheduler: str | None,
+    gpus: list[str] | None,
+    threads: int,
+    slurm: SlurmOptions | None,
+    wait_s: float = 60.0,
+) -> Executor:
+    """``local`` (a process pool) or ``dask`` (a scheduler address/file, SLURM, or a LocalCluster)."""
+    if executor == "local" and scheduler is None and slurm is None:
+        return LocalExecutor(workers=workers, threads=threads, gpus=list(gpus or []))
+    if executor not in {"local", "dask"}:
+        raise ExecutorError(f"unknown executor {executor!r}; use 'local' or 'dask'")
+    if gpus:
+        raise ExecutorError(
+            "--gpus is for the local pool; on Dask start GPU workers with `grader worker --gpu ID` "
+            "(or use --slurm-gpus)"
+        )
+    return DaskExecutor(scheduler, workers=workers, slurm=slurm, wait_s=wait_s)

@@ -18,7 +18,7 @@ from typing import Any
 from grader.report import evidence as ev
 from grader.report.files import write_text_atomic
 from grader.report.format import points
-from grader.report.student import safe_id
+from grader.report.student import result_id
 
 GRADES_FIXED = ["id", "student", "status", "total", "max_score", "pending_manual", "extra_credit"]
 CANVAS_FIXED = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
@@ -63,7 +63,7 @@ def grades_rows(results: list[dict[str, Any]]) -> tuple[list[str], list[list[Any
     part_ids = _parts(results)
     header = GRADES_FIXED + part_ids + ["message"]
     rows = []
-    for result in sorted(results, key=safe_id):
+    for result in sorted(results, key=result_id):
         by_part = {
             p["id"]: points(p.get("score"))
             for p in result.get("parts") or []
@@ -71,7 +71,7 @@ def grades_rows(results: list[dict[str, Any]]) -> tuple[list[str], list[list[Any
         }
         rows.append(
             [
-                safe_id(result),
+                result_id(result),
                 ev.text(result.get("student"), 200),
                 ev.text(result.get("status"), 40),
                 points(result.get("score")),
@@ -132,7 +132,7 @@ def write_canvas_csv(
     returned; without it the student goes in Student and SIS Login ID. Submissions the grader
     failed on get an empty cell, which Canvas's import leaves unchanged rather than posting a 0.
     """
-    results = sorted(results, key=safe_id)
+    results = sorted(results, key=result_id)
     people = read_roster(roster) if roster is not None else None
     if column is None:
         names = {ev.text(r.get("assignment"), 100) for r in results} - {""}
@@ -141,7 +141,7 @@ def write_canvas_csv(
     rows: list[list[Any]] = [["    Points Possible", "", "", "", "", max_score]]
     unmatched = []
     for result in results:
-        student = ev.text(result.get("student"), 200) or safe_id(result)
+        student = ev.text(result.get("student"), 200) or result_id(result)
         score: Any = "" if result.get("status") in GRADER_FAULTS else points(result.get("score"))
         if people is None:
             rows.append([student, "", "", student, "", score])
@@ -157,7 +157,7 @@ def write_canvas_csv(
 
 def _item_output(item: dict[str, Any]) -> str:
     message = ev.text(item.get("message"), MAX_OUTPUT)
-    evidence = item.get("evidence") if isinstance(item.get("evidence"), dict) else {}
+    evidence = ev.mapping(item.get("evidence"))
     mark = evidence.get("manual") if isinstance(evidence.get("manual"), dict) else None
     if mark and ev.text(mark.get("comment")):
         message = f"{message}\nMarker: {ev.text(mark.get('comment'), MAX_OUTPUT)}".strip()
@@ -171,7 +171,7 @@ def gradescope_document(result: dict[str, Any]) -> dict[str, Any]:
     and the reports show. Items awaiting a person are listed with max_score 0 and say so: their
     points belong to a manually graded question, never to an autograder zero.
     """
-    rid = safe_id(result)
+    rid = result_id(result)
     part_titles = {
         p["id"]: ev.text(p.get("title"), 200) or p["id"]
         for p in result.get("parts") or []
@@ -183,7 +183,8 @@ def gradescope_document(result: dict[str, Any]) -> dict[str, Any]:
     for item in result.get("items") or []:
         if not isinstance(item, dict):
             continue
-        part = item.get("part") if isinstance(item.get("part"), str) else ""
+        raw_part = item.get("part")
+        part = raw_part if isinstance(raw_part, str) else ""
         counters[part] = counters.get(part, 0) + 1
         part_no = part_order.index(part) + 1 if part in part_order else len(part_order) + 1
         title = ev.text(item.get("title"), 200) or ev.text(item.get("id"), 200)
@@ -209,8 +210,8 @@ def gradescope_document(result: dict[str, Any]) -> dict[str, Any]:
             if item.get("status") in ("passed", "failed"):
                 test["status"] = item["status"]
         tests.append(test)
-    timings = result.get("timings") if isinstance(result.get("timings"), dict) else {}
-    telemetry = result.get("telemetry") if isinstance(result.get("telemetry"), dict) else {}
+    timings = ev.mapping(result.get("timings"))
+    telemetry = ev.mapping(result.get("telemetry"))
     seconds = ev.number(timings.get("total_s")) or ev.number(telemetry.get("wall_s")) or 0.0
     status = ev.text(result.get("status"), 40)
     lines = [f"Status: {status}."]
@@ -245,7 +246,7 @@ def write_gradescope_document(result: dict[str, Any], path: Path) -> Path:
 
 def write_gradescope(results: list[dict[str, Any]], out_dir: Path) -> list[Path]:
     """``<out_dir>/<id>/results.json`` for every submission; a run passes ``OUT/gradescope``."""
-    return [write_gradescope_document(r, Path(out_dir) / safe_id(r) / "results.json") for r in results]
+    return [write_gradescope_document(r, Path(out_dir) / result_id(r) / "results.json") for r in results]
 
 
 def write_all(

@@ -20,7 +20,7 @@ sorts last. The others are listed in the Submission's ``notes`` and so in the re
 Anything that cannot be graded (an unsafe or broken zip entry, a file that is not an ``.ipynb``,
 an unreadable file, a Gradescope submission with no notebook) becomes a ``Rejected`` entry, which
 the coordinator turns into a result row, so one bad input never stops a batch. Whether an
-``.ipynb`` is a valid notebook is judged when it is run (``grader.execute.load_notebook``), so
+``.ipynb`` is a valid notebook is judged when it is run (``grader.engine.load_notebook``), so
 the student reads one precise message whichever way the notebook reached the grader.
 """
 
@@ -31,25 +31,19 @@ import fnmatch
 import hashlib
 import os
 import re
-import stat
-import zipfile
 from dataclasses import dataclass, field, replace
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
-from grader.submission import Submission
+import yaml
 
-# Zip caps: far above any homework notebook, far below what a zip bomb expands to.
-MAX_ENTRY_BYTES = 200 * 1024 * 1024
-MAX_TOTAL_BYTES = 2 * 1024 * 1024 * 1024
-MAX_RATIO = 200  # uncompressed / compressed, checked for entries above RATIO_FLOOR
-RATIO_FLOOR = 1024 * 1024
-MAX_ENTRIES = 20_000
+from grader.assignment import load_yaml
+from grader.submission import Submission, safe_id
+from grader.unzip import extract_zip
 
 _CANVAS = re.compile(
     r"^(?P<login>[A-Za-z0-9-]+?)_(?:(?P<late>LATE)_)?(?P<user>\d+)_(?P<sub>\d+)_(?P<name>.+)$"
 )
-_UNSAFE_ID = re.compile(r"[^A-Za-z0-9._-]+")
 _SKIP_DIRS = {".ipynb_checkpoints", "__MACOSX", "__pycache__"}
 
 
@@ -84,12 +78,6 @@ class _Candidate:
     when: float  # submission time (epoch seconds): newest wins
     source: str
     notes: tuple[str, ...] = ()
-
-
-def safe_id(text: str) -> str:
-    """A file-name-safe id: letters, digits, ``.``, ``_``, ``-``; never empty or hidden."""
-    cleaned = _UNSAFE_ID.sub("-", text).strip("-.") or "submission"
-    return cleaned[:100]
 
 
 def collect(
@@ -231,10 +219,8 @@ def _scan_gradescope(
     root: Path, metadata: Path, candidates: list[_Candidate], rejected: list[Rejected], origin_text: str
 ) -> None:
     """A Gradescope export: the metadata names who submitted each ``submission_<id>/`` and when."""
-    import yaml
-
     try:
-        meta = yaml.safe_load(metadata.read_text(encoding="utf-8")) or {}
+        meta = load_yaml(metadata.read_text(encoding="utf-8")) or {}
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         meta = {}
         rejected.append(
@@ -249,7 +235,8 @@ def _scan_gradescope(
     if not isinstance(meta, dict):
         meta = {}
     for folder in sorted(p for p in root.iterdir() if p.is_dir() and p.name.startswith("submission_")):
-        info = meta.get(folder.name) if isinstance(meta.get(folder.name), dict) else {}
+        entry = meta.get(folder.name)
+        info: dict[str, Any] = entry if isinstance(entry, dict) else {}
         student, who = _gradescope_student(info, folder.name)
         when = _gradescope_time(info.get(":created_at"))
         notebooks = _walk_notebooks(folder, rejected)
@@ -352,7 +339,7 @@ def _unique(base: str, taken: set[str]) -> str:
 
 def _unreadable(path: Path) -> str | None:
     """Why the file cannot be read, or None. Whether it is a valid notebook is decided when it
-    is run (grader.execute.load_notebook), which gives the student the precise reason."""
+    is run (grader.engine.load_notebook), which gives the student the precise reason."""
     try:
         with path.open("rb") as handle:
             handle.read(1)
@@ -377,107 +364,13 @@ def _reject(student: str, source: str, status: str, message: str, path: Path | N
     return Rejected(safe_id(student), student, source, status, message, _hash_file(path))
 
 
-# --------------------------------------------------------------------------------------- zips
-
-
 def _extract_zip(archive: Path, work_dir: Path, rejected: list[Rejected]) -> Path | None:
-    """Extract ``archive`` safely into ``work_dir``; unsafe entries become Rejected rows.
-
-    Sizes are counted while decompressing (headers can lie), so a bomb is stopped at the cap.
-    """
+    """Extract ``archive`` safely (grader.unzip) into ``work_dir``; unsafe entries become Rejected rows."""
     fingerprint = _hash_file(archive)
-    target = work_dir / f"{safe_id(archive.stem)}-{fingerprint[:12]}"
     label = archive.stem
-
-    def reject(name: str, message: str) -> None:
+    target, problems = extract_zip(archive, work_dir / f"{safe_id(archive.stem)}-{fingerprint[:12]}")
+    for name, message in problems:
         rejected.append(
             Rejected(safe_id(f"{label}-{name}"), label, f"{archive}:{name}", "error", message, fingerprint)
         )
-
-    try:
-        handle = zipfile.ZipFile(archive)
-    except (OSError, zipfile.BadZipFile) as exc:
-        reject("archive", f"{archive.name} cannot be opened as a zip archive: {exc}")
-        return None
-    with handle:
-        infos = handle.infolist()
-        if len(infos) > MAX_ENTRIES:
-            reject("archive", f"{archive.name} has {len(infos)} entries (limit {MAX_ENTRIES}); not extracted")
-            return None
-        total = 0
-        for info in infos:
-            problem = _entry_problem(info)
-            if problem:
-                reject(
-                    PurePosixPath(info.filename).name or "entry",
-                    f"{archive.name}: entry {info.filename!r} {problem}",
-                )
-                continue
-            if info.is_dir():
-                continue
-            destination = target.joinpath(*PurePosixPath(info.filename).parts)
-            try:
-                written = _copy_entry(handle, info, destination, MAX_TOTAL_BYTES - total)
-            except _TooLarge as exc:
-                destination.unlink(missing_ok=True)
-                if exc.total_cap:
-                    reject(
-                        "archive",
-                        f"{archive.name} expands beyond {MAX_TOTAL_BYTES >> 20} MiB; extraction stopped",
-                    )
-                    return target if target.exists() else None
-                reject(destination.name, f"{archive.name}: entry {info.filename!r} {exc}")
-                continue
-            except (OSError, zipfile.BadZipFile, EOFError, RuntimeError, ValueError) as exc:
-                destination.unlink(missing_ok=True)
-                reject(
-                    destination.name, f"{archive.name}: entry {info.filename!r} cannot be extracted: {exc}"
-                )
-                continue
-            total += written
-            stamp = _dt.datetime(*info.date_time).timestamp()
-            os.utime(destination, (stamp, stamp))
-    return target if target.exists() else None
-
-
-class _TooLarge(Exception):
-    def __init__(self, message: str, total_cap: bool = False) -> None:
-        super().__init__(message)
-        self.total_cap = total_cap
-
-
-def _entry_problem(info: zipfile.ZipInfo) -> str | None:
-    """Why an entry may not be extracted, or None."""
-    name = info.filename
-    if "\\" in name or (len(name) > 1 and name[1] == ":"):
-        return "uses a Windows path; rejected"
-    path = PurePosixPath(name)
-    if path.is_absolute():
-        return "is an absolute path; rejected"
-    if ".." in path.parts:
-        return "climbs out of the archive ('..'); rejected"
-    mode = info.external_attr >> 16
-    if stat.S_ISLNK(mode):
-        return "is a symbolic link; rejected"
-    if info.file_size > MAX_ENTRY_BYTES:
-        return f"declares {info.file_size >> 20} MiB (limit {MAX_ENTRY_BYTES >> 20} MiB); rejected"
-    if info.file_size > RATIO_FLOOR and info.file_size > MAX_RATIO * max(info.compress_size, 1):
-        return f"compresses {info.file_size // max(info.compress_size, 1)}:1 (limit {MAX_RATIO}:1), a zip bomb; rejected"
-    return None
-
-
-def _copy_entry(handle: zipfile.ZipFile, info: zipfile.ZipInfo, destination: Path, budget: int) -> int:
-    """Stream one entry to disk, counting real bytes against the entry, ratio and total caps."""
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    written = 0
-    with handle.open(info) as source, destination.open("wb") as sink:
-        for block in iter(lambda: source.read(1 << 20), b""):
-            written += len(block)
-            if written > MAX_ENTRY_BYTES:
-                raise _TooLarge(f"expands beyond {MAX_ENTRY_BYTES >> 20} MiB; rejected")
-            if written > RATIO_FLOOR and written > MAX_RATIO * max(info.compress_size, 1):
-                raise _TooLarge(f"expands more than {MAX_RATIO}:1, a zip bomb; rejected")
-            if written > budget:
-                raise _TooLarge("total cap", total_cap=True)
-            sink.write(block)
-    return written
+    return target

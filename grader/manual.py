@@ -21,7 +21,9 @@ from typing import TYPE_CHECKING, Any
 from grader.exports import spreadsheet_safe
 from grader.marks.overlay import evidence_of, is_manual, num, overlay_marks, refresh_message
 from grader.marks.store import MarksStore, NewDecision, store_path
+from grader.publish import feedback_field, publish
 from grader.report.files import write_text_atomic
+from grader.results import load_results, rebuild_jsonl, result_path, write_json_atomic
 
 if TYPE_CHECKING:
     from grader.assignment import Assignment
@@ -48,6 +50,7 @@ class MergeSummary:
     merged: int
     blank: int
     students: list[str]
+    failures: list[str]  # outputs the re-render could not write (the marks are saved regardless)
 
 
 def _guidance(assignment: Assignment | None) -> dict[str, str]:
@@ -202,13 +205,9 @@ def merge(
     marks_path: Path,
     *,
     assignment: Assignment | None = None,
-    expected: dict[str, Any] | None = None,
     marker: str | None = None,
 ) -> MergeSummary:
     """Save a filled-in sheet's marks in the store, then re-render results, reports and exports."""
-    from grader.report.publish import feedback_field, publish
-    from grader.results import load_results, rebuild_jsonl, result_path, write_json_atomic
-
     out_dir = Path(out_dir)
     results = load_results(out_dir)
     if not results:
@@ -219,9 +218,11 @@ def merge(
         who = marker or f"{getpass.getuser()} (sheet {Path(marks_path).name})"
         MarksStore.for_out(out_dir).save_many(decisions, marker=who)
     results = load_results(out_dir)
-    done = publish(results, out_dir, assignment=assignment, expected=expected)  # saves the marked documents
+    done = publish(results, out_dir, assignment=assignment)  # saves the marked documents
     stale = False
     for doc in results:
+        if doc.get("id") not in done.feedback:
+            continue
         wanted = feedback_field(out_dir, done.feedback[doc["id"]])
         if doc.get("feedback") != wanted:
             doc["feedback"] = wanted
@@ -229,7 +230,9 @@ def merge(
             stale = True
     if stale:
         rebuild_jsonl(out_dir)
-    return MergeSummary(merged=len(marks), blank=blank, students=sorted({m.student for m in marks}))
+    return MergeSummary(
+        merged=len(marks), blank=blank, students=sorted({m.student for m in marks}), failures=done.failures
+    )
 
 
 __all__ = [

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from grader.records import HarvestedValue
+
 PLACEHOLDER = "_Write your answer here._"
 FREE_TEXT_MAX_CHARS = 20_000
 
@@ -63,7 +65,7 @@ def assign_parts(cells: list[Any], parts: list[dict[str, Any]]) -> list[str | No
     return result
 
 
-def free_text_answers(cells: list[Any], wanted: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+def free_text_answers(cells: list[Any], wanted: list[dict[str, Any]]) -> dict[str, HarvestedValue]:
     """``{id: {"status": "ok"|"none"|"missing", "value"?, "cell"?, "message"?}}`` per wanted answer.
 
     ``none`` means the cell exists but holds only the template placeholder (or nothing);
@@ -83,7 +85,7 @@ def free_text_answers(cells: list[Any], wanted: list[dict[str, Any]]) -> dict[st
         body = "\n".join([match.group(2), *lines[1:]]).strip()
         found.setdefault(match.group(1), []).append((index, body))
 
-    result: dict[str, dict[str, Any]] = {}
+    result: dict[str, HarvestedValue] = {}
     for entry in wanted:
         answer_id = str(entry["id"])
         candidates = found.get(answer_id, [])
@@ -99,7 +101,7 @@ def free_text_answers(cells: list[Any], wanted: list[dict[str, Any]]) -> dict[st
             }
             continue
         index, body = answered[0]
-        doc: dict[str, Any] = {"status": "ok", "value": body[:FREE_TEXT_MAX_CHARS], "cell": index}
+        doc: HarvestedValue = {"status": "ok", "value": body[:FREE_TEXT_MAX_CHARS], "cell": index}
         notes = []
         if len(body) > FREE_TEXT_MAX_CHARS:
             notes.append(f"truncated to {FREE_TEXT_MAX_CHARS} characters")

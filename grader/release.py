@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from grader.assignment import Assignment
-from grader.grading import GradeOptions, grade_one, load_expected
-from grader.sandbox.base import Limits
+from grader.context import GradingContext
+from grader.expected import release_margins
+from grader.grading import GradeOptions, grade_one
+from grader.limits import Limits
 from grader.submission import Submission
 
 
@@ -26,11 +27,13 @@ class Check:
     detail: str
 
 
-def _grade(notebook: Path, who: str, assignment: Assignment, data_dir: Path, out: Path, backend: str) -> dict:
+def _grade(notebook: Path, who: str, context: GradingContext, out: Path, backend: str) -> dict:
     options = GradeOptions(
-        assignment=assignment,
+        assignment=context.assignment,
         out_dir=out,
-        data_dir=data_dir,
+        data_dir=context.data_dir,
+        profile=context.profile,
+        context=context,
         backend=backend,
         limits=Limits(cell_timeout=900),
         write_reports=True,
@@ -71,24 +74,21 @@ def check_template(document: dict[str, Any]) -> Check:
     return Check("untouched template earns zero without crashing", ok, detail)
 
 
-def run_release_check(
-    assignment: Assignment, data_dir: Path, out_dir: Path, *, backend: str = "auto"
-) -> list[Check]:
+def run_release_check(context: GradingContext, out_dir: Path, *, backend: str = "auto") -> list[Check]:
     """All release checks, in order; later checks still run when earlier ones fail."""
-    from grader.expected import check_current, release_margins
-
+    assignment = context.assignment
     checks = [Check("rubric is valid", True, f"{assignment.rubric_path} ({len(assignment.items)} items)")]
-    expected = load_expected(assignment, data_dir)
+    expected = context.expected
     if expected is None:
         checks.append(
             Check(
                 "expected.json is current",
                 False,
-                f"{assignment.expected_path} is missing: run `grader reference {assignment.name}`",
+                f"{context.expected_path} is missing: run `grader reference {assignment.name}`",
             )
         )
     else:
-        stale = check_current(assignment, expected, data_dir)
+        stale = context.stale
         checks.append(
             Check(
                 "expected.json is current",
@@ -121,5 +121,5 @@ def run_release_check(
         if notebook is None or not notebook.is_file():
             checks.append(Check(f"{label} notebook exists", False, f"{notebook} not found"))
             continue
-        checks.append(check(_grade(notebook, f"release-{label}", assignment, data_dir, out_dir, backend)))
+        checks.append(check(_grade(notebook, f"release-{label}", context, out_dir, backend)))
     return checks

@@ -33,6 +33,12 @@ from pathlib import Path
 from typing import Any
 
 SCHEMA_PATH = Path(__file__).with_name("schemas") / "rubric.schema.json"
+
+
+class AssignmentError(ValueError):
+    """An assignment or its rubric cannot be used; the message names the file and the field."""
+
+
 MAX_REPORTED_ERRORS = 8
 
 
@@ -42,12 +48,10 @@ def rubric_schema() -> dict[str, Any]:
 
 
 def validate_rubric(rubric: Any, source: Path | str = "<rubric>") -> None:
-    """Raise grader.assignment.AssignmentError naming the item and field that are wrong.
+    """Raise ``AssignmentError`` naming the item and field that are wrong.
 
     All problems found are listed (up to a handful), so an instructor fixes them in one pass.
     """
-    from grader.assignment import AssignmentError
-
     if not isinstance(rubric, dict):
         raise AssignmentError(
             f"{source}: a rubric is a mapping of keys to values, got {type(rubric).__name__}"
@@ -84,7 +88,7 @@ def _schema_problems(rubric: dict[str, Any]) -> Iterator[str]:
 def _where(rubric: dict[str, Any], path: list[Any]) -> tuple[str, list[Any]]:
     """'item 'p1_curve' (items[3])' or 'answers.dt_val_rmse', plus the path left inside it."""
     if len(path) >= 2 and path[0] in ("items", "parts", "free_text") and isinstance(path[1], int):
-        entry = rubric.get(path[0])[path[1]]
+        entry = rubric[path[0]][path[1]]
         ident = entry.get("id") if isinstance(entry, dict) else None
         noun = {"items": "item", "parts": "part", "free_text": "free_text entry"}[path[0]]
         label = f"{noun} {ident!r} ({path[0]}[{path[1]}])" if ident else f"{path[0]}[{path[1]}]"

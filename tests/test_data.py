@@ -272,7 +272,8 @@ def test_gzip_idx_is_read_like_plain(tmp_path: Path) -> None:
 
 def counting_build(out_dir: Path, *, source: Path | None = None) -> dict:
     """A real, small builder that logs each call (to count builds) and is slow enough to race."""
-    from grader.datasets.files import make_manifest, write_csv, write_manifest
+    from grader.datasets.files import write_csv
+    from grader.datasets.manifest import make_manifest, write_manifest
 
     log = Path(__import__("os").environ["COUNTING_BUILD_LOG"])
     with log.open("a") as handle:

@@ -83,7 +83,7 @@ def graded(tmp_path_factory: pytest.TempPathFactory, hw2_assignment, hw2_data) -
     """Grade the example folder once: ``{student id: result document}``."""
     from grader.batch import grade_batch
     from grader.grading import GradeOptions
-    from grader.sandbox.base import Limits
+    from grader.limits import Limits
 
     out = tmp_path_factory.mktemp("graded-examples")
     options = GradeOptions(

@@ -15,7 +15,8 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 from grader.assignment import load_assignment
-from grader.execute import Limits, load_notebook, run_notebook
+from grader.engine import load_notebook, run_notebook
+from grader.limits import Limits
 
 FIXTURE = Path(__file__).parent / "fixtures" / "exec"
 DATA = FIXTURE / "data"

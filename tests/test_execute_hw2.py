@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.execute import Limits, run_notebook
+from grader.engine import run_notebook
+from grader.limits import Limits
 from grader.sandbox import available_backends
 
 REPO = Path(__file__).resolve().parents[1]

@@ -11,15 +11,9 @@ import pandas as pd
 import pytest
 
 from grader.assignment import load_assignment
+from grader.calibration import CalibrationError, summarise_runs
 from grader.datasets import build_data
-from grader.expected import (
-    CalibrationError,
-    check_current,
-    release_margins,
-    summarise,
-    summarise_runs,
-    threshold_margin,
-)
+from grader.expected import check_current, release_margins, summarise, threshold_margin
 
 TOY_DIR = Path(__file__).resolve().parent / "assignments" / "toy"
 
@@ -140,7 +134,7 @@ def test_stale_expected_names_what_changed(toy, data_dir, tmp_path) -> None:
     labels = changed_data / "hidden" / "test_y.csv"
     labels.write_text(labels.read_text().replace("setosa", "virginica", 1))
     build_manifest = json.loads((changed_data / "MANIFEST.json").read_text())
-    from grader.datasets.files import make_manifest, write_manifest
+    from grader.datasets.manifest import make_manifest, write_manifest
 
     write_manifest(changed_data, {**make_manifest(changed_data), "profile": build_manifest["profile"]})
     assert check_current(toy, expected, changed_data) == [

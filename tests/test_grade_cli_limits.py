@@ -16,7 +16,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 import grader.batch
 from grader.cli import main
-from grader.sandbox.base import Limits
+from grader.limits import Limits
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURE = Path(__file__).parent / "fixtures" / "exec"

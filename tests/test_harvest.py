@@ -16,8 +16,10 @@ import pytest
 import torch
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_output
 
-from grader import harvest, notebook_parts
+from grader import notebook_parts
 from grader.assignment import load_assignment
+from grader.engine import harvest_plan as harvest
+from grader.engine import harvest_read
 
 FIXTURE = Path(__file__).parent / "fixtures" / "exec"
 KERNEL = runpy.run_path(str(harvest.KERNEL_SOURCE_PATH))
@@ -197,7 +199,7 @@ def test_kernel_code_leaves_no_names_behind(tmp_path):
 )
 def test_parse_strict_refuses(data, reason):
     with pytest.raises(harvest.HarvestError, match=reason):
-        harvest.parse_strict(data)
+        harvest_read.parse_strict(data)
 
 
 def test_read_stage_output_refuses_links_fifos_and_big_files(tmp_path):
@@ -205,16 +207,16 @@ def test_read_stage_output_refuses_links_fifos_and_big_files(tmp_path):
     secret.write_text('{"answers": {}}')
     (tmp_path / "link.json").symlink_to(secret)
     with pytest.raises(harvest.HarvestError, match="symbolic link"):
-        harvest.read_stage_output(tmp_path, "link.json", 1000)
+        harvest_read.read_stage_output(tmp_path, "link.json", 1000)
     os.mkfifo(tmp_path / "fifo.json")
     with pytest.raises(harvest.HarvestError, match="not a regular file"):
-        harvest.read_stage_output(tmp_path, "fifo.json", 1000)
+        harvest_read.read_stage_output(tmp_path, "fifo.json", 1000)
     (tmp_path / "big.json").write_text('{"a": "' + "x" * 5000 + '"}')
     with pytest.raises(harvest.HarvestError, match="over the 1000-byte limit"):
-        harvest.read_stage_output(tmp_path, "big.json", 1000)
+        harvest_read.read_stage_output(tmp_path, "big.json", 1000)
     with pytest.raises(harvest.HarvestError, match="wrote no harvest output"):
-        harvest.read_stage_output(tmp_path, "absent.json", 1000)
-    assert harvest.read_stage_output(tmp_path, "secret.json", 1000) == {"answers": {}}
+        harvest_read.read_stage_output(tmp_path, "absent.json", 1000)
+    assert harvest_read.read_stage_output(tmp_path, "secret.json", 1000) == {"answers": {}}
 
 
 def test_validate_answers_keeps_only_known_shapes():
@@ -226,13 +228,13 @@ def test_validate_answers_keeps_only_known_shapes():
             "extra": {"status": "ok", "value": 1},
         }
     }
-    result = harvest.validate_answers(document, ["a", "b", "c", "d"])
+    result = harvest_read.validate_answers(document, ["a", "b", "c", "d"])
     assert result["a"] == {"status": "ok", "value": [1, 2]}
     assert result["b"]["status"] == "refused" and result["d"]["status"] == "refused"
-    assert len(result["c"]["message"]) == harvest.MESSAGE_CHARS
+    assert len(result["c"]["message"]) == harvest_read.MESSAGE_CHARS
     assert "extra" not in result
     with pytest.raises(harvest.HarvestError):
-        harvest.validate_prediction({"prediction": {"status": "weird"}}, _stage("row_predicate", False))
+        harvest_read.validate_prediction({"prediction": {"status": "weird"}}, _stage("row_predicate", False))
 
 
 # -- staging -------------------------------------------------------------------------------------
@@ -304,7 +306,7 @@ def test_predictions_are_checked_per_adapter_and_hidden_messages_withheld():
         entry = (
             {"status": status, "value": value} if status == "ok" else {"status": status, "message": message}
         )
-        return harvest.validate_prediction({"prediction": entry}, _stage(adapter, hidden))
+        return harvest_read.validate_prediction({"prediction": entry}, _stage(adapter, hidden))
 
     assert check([True, False, True], "row_predicate") == {"status": "ok", "value": [True, False, True]}
     assert check([1, 0, 1], "row_predicate")["status"] == "refused"

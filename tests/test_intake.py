@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from grader import intake
-from grader.intake import IntakeError, collect, safe_id
+from grader import intake, unzip
+from grader.intake import IntakeError, collect
+from grader.submission import safe_id
 
 NOTEBOOK = {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
 
@@ -206,7 +207,7 @@ def test_unsafe_zip_entries_are_rejected_not_extracted(tmp_path: Path) -> None:
 
 
 def test_zip_bomb_is_stopped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(intake, "RATIO_FLOOR", 1024)
+    monkeypatch.setattr(unzip, "RATIO_FLOOR", 1024)
     archive = _zip_with(tmp_path, "bomb.zip", [(zipfile.ZipInfo("bomb.ipynb"), b"\0" * 5_000_000)])
     found = collect([archive], tmp_path / "work")
     assert found.submissions == []
@@ -215,7 +216,7 @@ def test_zip_bomb_is_stopped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 
 def test_lying_header_is_caught_while_streaming(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A header that under-states the size yields a clear row and no (partial) file on disk."""
-    monkeypatch.setattr(intake, "MAX_ENTRY_BYTES", 100_000)
+    monkeypatch.setattr(unzip, "MAX_ENTRY_BYTES", 100_000)
     archive = _zip_with(tmp_path, "liar.zip", [(zipfile.ZipInfo("big.ipynb"), os.urandom(300_000))])
     raw = bytearray(archive.read_bytes())
     # Patch the declared uncompressed size (local header offset 22, central directory +24).

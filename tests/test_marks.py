@@ -297,3 +297,23 @@ def test_regrades_command_imports_all_or_nothing_and_lists(out: Path, tmp_path: 
     assert "imported 0 regrade requests" in result.output and "2 already imported" in result.output
     result = CliRunner().invoke(main, ["regrades", str(out)])
     assert "alice p1_why_boosting: Please look again, I explained bias" in result.output
+
+
+def test_a_regrade_keeps_marks_in_results_feedback_and_exports(out: Path) -> None:
+    """`grader grade --force` re-renders each student's feedback without the store, then publishes
+    with feedback=False: that publish lays the store over the results and renders fresh feedback
+    for every student it changed."""
+    from grader.publish import publish
+
+    MarksStore.for_out(out).save(mark(15, comment="Good"), marker="Ann")
+    for name in ("alice", "dave"):  # what a regrade leaves: scorer's documents and pages, no marks
+        (out / "results" / f"{name}.json").write_text(json.dumps(fixture(name)), encoding="utf-8")
+    (out / "feedback").mkdir(exist_ok=True)
+    (out / "feedback" / "alice.html").write_text("stale page", encoding="utf-8")
+    done = publish(load_results(out), out, feedback=False)
+    assert done.failures == []
+    assert json.loads((out / "results" / "alice.json").read_text())["score"] == 88.9
+    page = (out / "feedback" / "alice.html").read_text(encoding="utf-8")
+    assert "stale page" not in page and "Good" in page
+    grades = {r["id"]: r for r in csv.DictReader((out / "grades.csv").open(encoding="utf-8", newline=""))}
+    assert float(grades["alice"]["total"]) == 88.9

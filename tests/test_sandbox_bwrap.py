@@ -18,8 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from grader.sandbox import Limits, SandboxConfig, make_sandbox
-from grader.sandbox.bwrap import ETC_ALLOW, BwrapSandbox, bwrap_failure, bwrap_works
+from grader.limits import Limits
+from grader.sandbox import SandboxConfig, make_sandbox
+from grader.sandbox.bwrap import ETC_ALLOW, BwrapSandbox
+from grader.sandbox.bwrap_probe import bwrap_failure, bwrap_works
 from grader.sandbox.cgroups import enforcement
 from grader.sandbox.uids import processes_of_uid
 
@@ -617,7 +619,8 @@ def test_unprivileged_grader_uses_its_own_uid():
         import json, os, subprocess, sys, tempfile
         sys.path[:0] = [{str(REPO)!r}, {str(site)!r}]
         from pathlib import Path
-        from grader.sandbox import Limits, SandboxConfig
+        from grader.limits import Limits
+        from grader.sandbox import SandboxConfig
         from grader.sandbox.bwrap import BwrapSandbox
         t = Path(tempfile.mkdtemp())
         (t / "w").mkdir(); (t / "i").mkdir(mode=0o700)

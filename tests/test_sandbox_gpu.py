@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.sandbox import Limits, SandboxConfig, SandboxError
+from grader.limits import Limits
+from grader.sandbox import SandboxConfig, SandboxError
 from grader.sandbox.bwrap import BwrapSandbox
 from grader.sandbox.docker import DockerSandbox
 from grader.sandbox.gpu import GpuError, parse_nvidia_smi_list, plan_gpu

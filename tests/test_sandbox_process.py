@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.sandbox import Limits, SandboxConfig, SandboxError, make_sandbox
+from grader.limits import Limits
+from grader.sandbox import SandboxConfig, SandboxError, make_sandbox
 from grader.sandbox.launch import EXIT_LAUNCH_FAILED, LaunchError, parse_args
 
 

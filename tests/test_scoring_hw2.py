@@ -17,8 +17,9 @@ import pandas as pd
 import pytest
 
 from grader.assignment import load_assignment
-from grader.datasets.files import make_manifest, write_csv, write_manifest, write_npy, write_npz
-from grader.expected import summarise_runs
+from grader.calibration import summarise_runs
+from grader.datasets.files import write_csv, write_npy, write_npz
+from grader.datasets.manifest import make_manifest, write_manifest
 from grader.scoring import score_run, validate_result
 
 SPECIES = np.array(["Adelie", "Chinstrap", "Gentoo"])

@@ -12,7 +12,7 @@ import pytest
 
 from grader.assignment import load_assignment
 from grader.datasets import build_data
-from grader.execute import run_notebook
+from grader.engine import run_notebook
 from grader.expected import check_current
 from grader.scoring import score_run, validate_result
 

@@ -10,9 +10,10 @@ import nbformat
 import pytest
 
 from grader.assignment import load_assignment
+from grader.calibration import calibrate
 from grader.datasets import build_data
-from grader.execute import run_notebook
-from grader.expected import calibrate, check_current
+from grader.engine import run_notebook
+from grader.expected import check_current
 from grader.scoring import score_run, validate_result
 
 pytestmark = pytest.mark.slow

@@ -5,10 +5,12 @@ from __future__ import annotations
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import click
 
 from grader.commands.options import backend_option, data_option
+from grader.limits import limit_options, limits_from_options
 
 
 @click.command("check")
@@ -24,7 +26,7 @@ from grader.commands.options import backend_option, data_option
 @click.option("--fast", is_flag=True, help="Skip the feedback report; with --part, runs in seconds.")
 @data_option("Data directory (default: the embedded data, built once).")
 @backend_option
-@click.option("--timeout", type=float, default=600.0, show_default=True, help="Per-cell timeout in seconds.")
+@limit_options
 @click.option(
     "--out",
     "out_dir",
@@ -38,8 +40,8 @@ def check(
     fast: bool,
     data_dir: Path | None,
     backend: str,
-    timeout: float,
     out_dir: Path | None,
+    **limit_values: Any,
 ) -> None:
     """Grade NOTEBOOK on public data only and say what to fix.
 
@@ -48,7 +50,6 @@ def check(
     """
     from grader.assignment import AssignmentError, load_assignment
     from grader.grading import GradeOptions, grade_one
-    from grader.sandbox.base import Limits
     from grader.selfcheck import restrict_to_parts, summarise
     from grader.submission import Submission
 
@@ -68,7 +69,7 @@ def check(
         out_dir=work,
         data_dir=data_dir,
         backend=backend,
-        limits=Limits(cell_timeout=timeout),
+        limits=limits_from_options(limit_values),
         public_only=True,
         write_reports=not fast,
     )

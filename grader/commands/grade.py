@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
 from grader.commands.options import backend_option, data_option
+from grader.limits import limit_options, limits_from_options
 
 EPILOG = (
     "Several notebooks from one student: one named like the template wins, else the newest "
@@ -53,41 +55,7 @@ def _gpu_list(text: str | None) -> list[str]:
 @click.option(
     "--gpu-notebooks", "gpu_glob", default=None, metavar="GLOB", help="Submissions that need a GPU."
 )
-@click.option("--timeout", type=float, default=600.0, show_default=True, help="Per-cell timeout, seconds.")
-@click.option(
-    "--notebook-timeout", type=float, default=3600.0, show_default=True, help="Whole-notebook limit, seconds."
-)
-@click.option(
-    "--memory-mb", type=click.IntRange(min=64), default=4096, show_default=True, help="Sandbox memory."
-)
-@click.option(
-    "--harvest-timeout",
-    type=float,
-    default=120.0,
-    show_default=True,
-    help="Seconds for reading answers and running models after the notebook.",
-)
-@click.option(
-    "--max-processes",
-    type=click.IntRange(min=1),
-    default=128,
-    show_default=True,
-    help="Processes and threads per run.",
-)
-@click.option(
-    "--file-size-mb",
-    type=click.IntRange(min=1),
-    default=100,
-    show_default=True,
-    help="Largest file a run may write.",
-)
-@click.option(
-    "--disk-mb",
-    type=click.IntRange(min=1),
-    default=1024,
-    show_default=True,
-    help="Total size of a run's working directory (enforced by the bwrap backend as root; see docs/SECURITY.md).",
-)
+@limit_options
 @data_option("Data directory (default: the profile's data, built once into the cache).")
 @click.option("--profile", default=None, help="Data profile from the rubric (default: its default profile).")
 @backend_option
@@ -126,13 +94,6 @@ def grade(
     workers: int,
     gpus: str | None,
     gpu_glob: str | None,
-    timeout: float,
-    notebook_timeout: float,
-    memory_mb: int,
-    harvest_timeout: float,
-    max_processes: int,
-    file_size_mb: int,
-    disk_mb: int,
     data_dir: Path | None,
     profile: str | None,
     backend: str,
@@ -150,20 +111,16 @@ def grade(
     slurm_memory: str,
     slurm_gpus: int,
     slurm_interface: str | None,
+    **limit_values: Any,
 ) -> None:
     """Grade notebooks, folders or LMS exports (zip); write results and reports into --out."""
     from grader.assignment import AssignmentError, load_assignment
     from grader.batch import EXIT_USAGE, BatchError, grade_batch
     from grader.executors import SlurmOptions
     from grader.grading import GradeOptions
-    from grader.sandbox.base import Limits
 
     if slurm and scheduler:
         raise click.UsageError("give either --slurm or --scheduler, not both")
-    if timeout <= 0 or notebook_timeout <= 0 or harvest_timeout <= 0:
-        raise click.BadParameter(
-            "timeouts must be positive", param_hint="--timeout/--notebook-timeout/--harvest-timeout"
-        )
     try:
         assignment = load_assignment(assignment_name)
     except AssignmentError as exc:
@@ -177,15 +134,7 @@ def grade(
         data_dir=data_dir,
         profile=profile,
         backend=backend,
-        limits=Limits(
-            cell_timeout=timeout,
-            notebook_timeout=notebook_timeout,
-            memory_mb=memory_mb,
-            harvest_timeout=harvest_timeout,
-            max_processes=max_processes,
-            file_size_mb=file_size_mb,
-            disk_mb=disk_mb,
-        ),
+        limits=limits_from_options(limit_values),
         write_reports=not no_reports,
     )
     slurm_options = (

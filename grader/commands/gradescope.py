@@ -111,9 +111,8 @@ def gradescope(
     from grader.assignment import AssignmentError, load_assignment
     from grader.exports import write_gradescope_document
     from grader.grading import GradeOptions, error_result, grade_one
-    from grader.intake import safe_id
     from grader.results import save_result
-    from grader.submission import Submission
+    from grader.submission import Submission, safe_id
 
     try:
         assignment = load_assignment(assignment_name)

@@ -42,7 +42,7 @@ def manual(
     every row first and changes nothing if any row is invalid. Marks are kept in DIR/marks.sqlite,
     which `grader review` shares; a sheet's mark replaces an earlier one (the audit log keeps both).
     """
-    from grader.commands.report import load_expected, load_or_fail, resolve_assignment
+    from grader.commands.report import load_or_fail, resolve_assignment
     from grader.manual import ManualMarkError, merge, with_marks, write_pending_csv
     from grader.marks import StoreError
 
@@ -57,12 +57,12 @@ def manual(
         )
         return
     try:
-        summary = merge(
-            out_dir, filled, assignment=assignment, expected=load_expected(assignment), marker=marker
-        )
+        summary = merge(out_dir, filled, assignment=assignment, marker=marker)
     except (ManualMarkError, StoreError) as exc:
         raise click.ClickException(f"{exc}; nothing was changed") from exc
     click.echo(
         f"merged {summary.merged} marks for {len(summary.students)} submissions "
         f"({summary.blank} rows left blank stay pending); reports and exports re-rendered"
     )
+    if summary.failures:
+        raise click.ClickException("the marks are saved, but could not write " + "; ".join(summary.failures))

@@ -54,25 +54,19 @@ def reference(
 ) -> None:
     """Run ASSIGNMENT's reference notebook K times and write its expected metrics."""
     from grader.assignment import AssignmentError, load_assignment
+    from grader.calibration import CalibrationError, calibrate, summarise_kept
+    from grader.context import resolve_context
     from grader.datasets import DataError, ensure_data
-    from grader.expected import (
-        CalibrationError,
-        calibrate,
-        check_current,
-        expected_path_for,
-        release_margins,
-        summarise_kept,
-    )
+    from grader.expected import check_current, release_margins
     from grader.results import write_json_atomic
 
     try:
         loaded = load_assignment(assignment)
-        data = ensure_data(loaded, data_dir, profile)
+        context = resolve_context(loaded, ensure_data(loaded, data_dir, profile), profile)
     except (AssignmentError, DataError) as exc:
         raise click.ClickException(str(exc)) from exc
-    from grader.scoring import resolve_profile
-
-    target = out or expected_path_for(loaded, resolve_profile(loaded, data, None))
+    data = context.data_dir
+    target = out or context.expected_path
     if check:
         if target is None or not target.is_file():
             raise click.ClickException(f"{target} does not exist: run `grader reference {loaded.name}`")

@@ -25,7 +25,8 @@ def release_check(assignment_name: str, data_dir: Path | None, out_dir: Path | N
     """Check ASSIGNMENT: valid rubric, current expected.json, reference full marks, template zero,
     thresholds reachable with margin. Exits 1 and lists what is wrong otherwise."""
     from grader.assignment import AssignmentError, load_assignment
-    from grader.datasets import ensure_data
+    from grader.context import resolve_context
+    from grader.datasets import DataError
     from grader.release import run_release_check
 
     try:
@@ -33,9 +34,15 @@ def release_check(assignment_name: str, data_dir: Path | None, out_dir: Path | N
     except AssignmentError as exc:
         click.echo(f"FAIL rubric is valid: {exc}")
         sys.exit(1)
-    data = data_dir or ensure_data(assignment)
+    try:
+        context = resolve_context(assignment, data_dir)
+    except DataError as exc:
+        raise click.ClickException(
+            f"the data of {assignment.name} could not be prepared: {exc}. Build it with "
+            f"`grader data {assignment.name} --out DATA` and pass --data DATA"
+        ) from exc
     out = out_dir or Path(tempfile.mkdtemp(prefix=f"release-check-{assignment.name}-"))
-    checks = run_release_check(assignment, Path(data), Path(out), backend=backend)
+    checks = run_release_check(context, Path(out), backend=backend)
     for check in checks:
         click.echo(f"{'ok  ' if check.ok else 'FAIL'} {check.name}: {check.detail}")
     failed = [c for c in checks if not c.ok]

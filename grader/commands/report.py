@@ -21,7 +21,7 @@ def resolve_assignment(name: str | None, results: list[dict[str, Any]]) -> Any:
             return load_assignment(name)
         except AssignmentError as exc:
             raise click.UsageError(str(exc)) from exc
-    names = {r.get("assignment") for r in results if isinstance(r.get("assignment"), str)}
+    names = {str(r["assignment"]) for r in results if isinstance(r.get("assignment"), str)}
     if len(names) != 1:
         return None
     try:
@@ -29,13 +29,6 @@ def resolve_assignment(name: str | None, results: list[dict[str, Any]]) -> Any:
     except AssignmentError as exc:
         click.echo(f"note: rendering without the rubric ({exc})", err=True)
         return None
-
-
-def load_expected(assignment: Any) -> dict[str, Any] | None:
-    """The assignment's calibrated metrics (default profile), or None without a rubric."""
-    from grader.grading import load_expected as load
-
-    return load(assignment) if assignment is not None else None
 
 
 def load_or_fail(out_dir: Path) -> list[dict[str, Any]]:
@@ -69,27 +62,18 @@ def report(
     out_dir: Path, assignment_name: str | None, canvas_column: str | None, roster: Path | None, workers: int
 ) -> None:
     """Re-render DIR/feedback/*, DIR/summary.html, grades.csv, canvas.csv and gradescope/ from DIR/results."""
-    from grader.exports import ExportError
-    from grader.report.publish import feedback_field, publish
-    from grader.report.student import ReportError
+    from grader.publish import feedback_field, publish
     from grader.results import rebuild_jsonl, result_path, write_json_atomic
 
     results = load_or_fail(out_dir)
     assignment = resolve_assignment(assignment_name, results)
-    try:
-        done = publish(
-            results,
-            out_dir,
-            assignment=assignment,
-            expected=load_expected(assignment),
-            canvas_column=canvas_column,
-            roster=roster,
-            workers=workers,
-        )
-    except (ReportError, ExportError) as exc:
-        raise click.ClickException(str(exc)) from exc
+    done = publish(
+        results, out_dir, assignment=assignment, canvas_column=canvas_column, roster=roster, workers=workers
+    )
     stale = 0
     for doc in results:
+        if doc.get("id") not in done.feedback:
+            continue
         wanted = feedback_field(out_dir, done.feedback[doc["id"]])
         if doc.get("feedback") != wanted:
             doc["feedback"] = wanted
@@ -98,7 +82,7 @@ def report(
     if stale:
         rebuild_jsonl(out_dir)
     click.echo(
-        f"rendered {len(results)} reports in {done.render_s:.2f} s ({1000 * done.per_student_s:.0f} ms each); "
+        f"rendered {len(done.feedback)} reports in {done.render_s:.2f} s ({1000 * done.per_student_s:.0f} ms each); "
         f"summary: {done.summary}; exports: {out_dir / 'grades.csv'}, {out_dir / 'canvas.csv'}, "
         f"{out_dir / 'gradescope'}/"
     )
@@ -107,3 +91,5 @@ def report(
         click.echo(
             f"warning: not on the Canvas roster, left out of canvas.csv: {', '.join(unmatched)}", err=True
         )
+    if done.failures:
+        raise click.ClickException("could not write " + "; ".join(done.failures))

@@ -23,7 +23,7 @@ def review(out_dir: Path, port: int, host: str, marker: str | None, assignment_n
     The printed URL carries an access token. Marks are kept in DIR/marks.sqlite (shared with
     `grader manual`); the Publish button re-renders feedback and exports, as `grader report` does.
     """
-    from grader.commands.report import load_expected, load_or_fail, resolve_assignment
+    from grader.commands.report import load_or_fail, resolve_assignment
     from grader.marks import StoreError
     from grader.review.server import ServeError, serve
 
@@ -38,7 +38,6 @@ def review(out_dir: Path, port: int, host: str, marker: str | None, assignment_n
             port=port,
             marker=marker.strip() if marker else None,
             assignment=assignment,
-            expected=load_expected(assignment),
         )
     except (ServeError, StoreError) as exc:
         raise click.ClickException(str(exc)) from exc

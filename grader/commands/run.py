@@ -9,17 +9,21 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from grader.commands.options import backend_option, data_option
+from grader.limits import limit_options, limits_from_options
+
+if TYPE_CHECKING:
+    from grader.records import RunRecord
 
 
 def _run_id(notebook: Path, given: str | None) -> str:
-    if given:
-        return given
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", notebook.stem).strip("-.") or "notebook"
-    return stem[:100]
+    from grader.submission import safe_id  # lazy: see the module docstring of grader.cli
+
+    return given or safe_id(notebook.stem, fallback="notebook")
 
 
 def _parse_env(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -47,11 +51,7 @@ def _first_gpu(gpus: str | None) -> str | None:
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
 @backend_option
 @click.option("--gpus", default=None, help="GPU indices or UUIDs (comma-separated); the run uses the first.")
-@click.option("--timeout", type=float, default=600.0, show_default=True, help="Per-cell timeout, seconds.")
-@click.option(
-    "--notebook-timeout", type=float, default=3600.0, show_default=True, help="Whole-notebook limit, seconds."
-)
-@click.option("--memory-mb", type=int, default=4096, show_default=True, help="Memory limit of the sandbox.")
+@limit_options
 @data_option(
     "Data directory with public/ and hidden/ (default: the assignment's default profile, built once)."
 )
@@ -68,21 +68,16 @@ def run(
     out_dir: Path,
     backend: str,
     gpus: str | None,
-    timeout: float,
-    notebook_timeout: float,
-    memory_mb: int,
     data_dir: Path | None,
     run_id: str | None,
     public_only: bool,
     env_pairs: tuple[str, ...],
+    **limit_values: Any,
 ) -> None:
     """Execute NOTEBOOK in the sandbox and harvest its answers, without scoring."""
     from grader.assignment import AssignmentError, load_assignment
-    from grader.execute import run_notebook
-    from grader.sandbox.base import Limits
+    from grader.engine import run_notebook
 
-    if timeout <= 0 or notebook_timeout <= 0 or memory_mb <= 0:
-        raise click.BadParameter("timeouts and the memory limit must be positive")
     try:
         assignment = load_assignment(assignment_name)
     except AssignmentError as exc:
@@ -95,7 +90,7 @@ def run(
         except Exception as exc:  # DataError and friends: say what failed, no traceback
             raise click.ClickException(f"could not prepare the data for {assignment.name}: {exc}") from exc
     identifier = _run_id(notebook, run_id)
-    limits = Limits(cell_timeout=timeout, notebook_timeout=notebook_timeout, memory_mb=memory_mb)
+    limits = limits_from_options(limit_values)
     try:
         record = run_notebook(
             notebook,
@@ -116,12 +111,13 @@ def run(
         raise SystemExit(1)
 
 
-def _summarise(record: dict, out_dir: Path, identifier: str) -> None:
+def _summarise(record: RunRecord, out_dir: Path, identifier: str) -> None:
     isolation = "isolated" if record.get("isolated") else "NOT isolated"
     click.echo(f"{identifier}: {record['status']} ({record['backend']}, {isolation}): {record['message']}")
     for cell in record.get("cells", []):
         if cell["status"] not in ("ok",):
-            detail = cell.get("message") or (cell.get("error") or {}).get("ename", "")
+            error = cell.get("error")
+            detail = cell.get("message") or (error["ename"] if error else "")
             click.echo(
                 f"  cell {cell['index']} [{cell.get('part') or '-'}]: {cell['status']} {detail}".rstrip()
             )

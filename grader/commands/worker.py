@@ -13,6 +13,7 @@ import asyncio
 import os
 import signal
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -68,7 +69,7 @@ def worker(
         raise click.ClickException(f"cannot reach the scheduler {scheduler}: {exc}") from exc
 
 
-async def _serve(address: str | None, kwargs: dict[str, object]) -> None:
+async def _serve(address: str | None, kwargs: dict[str, Any]) -> None:
     """Run a nanny (which runs the worker) until the scheduler or a signal closes it."""
     from distributed import Nanny
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from grader.datasets.files import (
+from grader.datasets.manifest import (
     DATA_SUBDIRS,
     MANIFEST_NAME,
     DataError,
@@ -28,7 +28,15 @@ from grader.datasets.files import (
 if TYPE_CHECKING:
     from grader.assignment import Assignment
 
-__all__ = ["DataError", "build_data", "cache_root", "ensure_data", "read_manifest", "verify_manifest"]
+__all__ = [
+    "DataError",
+    "build_data",
+    "cache_root",
+    "ensure_data",
+    "read_manifest",
+    "resolve_profile",
+    "verify_manifest",
+]
 
 CACHE_ENV = "ML_AUTOGRADER_CACHE"
 
@@ -203,3 +211,15 @@ def ensure_data(assignment: Assignment, data_dir: Path | None = None, profile: s
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def resolve_profile(assignment: Assignment, data_dir: Path, profile: str | None) -> str:
+    """The data profile to grade with: the one asked for, else the one the data directory was
+    built as (its manifest), else the rubric's default. The one rule for every stage."""
+    if profile:
+        return profile
+    try:
+        built = read_manifest(Path(data_dir)).get("profile")
+    except (DataError, OSError, ValueError):
+        built = None
+    return built if built in assignment.profiles else assignment.default_profile

@@ -16,17 +16,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from grader.datasets.files import (
-    DataError,
-    make_manifest,
-    sha256_file,
-    write_csv,
-    write_manifest,
-    write_npy,
-    write_npz,
-    write_png,
-)
+from grader.datasets.files import write_csv, write_npy, write_npz, write_png
 from grader.datasets.idx import find_idx, read_idx
+from grader.datasets.manifest import DataError, make_manifest, sha256_file, write_manifest
 
 BUILDER = "grader.datasets.hw2:build"
 BUILDER_VERSION = 1  # bump when the bytes for the same inputs change; ensure_data rebuilds caches

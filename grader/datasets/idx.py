@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from grader.datasets.files import DataError
+from grader.datasets.manifest import DataError
 
 # third magic byte -> element type (the idx specification's table; multi-byte types are big-endian)
 _IDX_TYPES: dict[int, str] = {0x08: "u1", 0x09: "i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}

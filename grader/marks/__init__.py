@@ -1,7 +1,7 @@
 """People's decisions about grades: the marks store (``OUT/marks.sqlite``) and its overlay on results.
 
 ``grader manual``, ``grader review`` and ``grader regrades`` write decisions into the store;
-``grader.report.publish.publish`` lays them over the result documents through ``apply_store``
+``grader.publish.publish`` lays them over the result documents through ``apply_store``
 before anything is rendered or exported.
 """
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.marks.store import Decision, MarksStore, store_path
+from grader.results import rebuild_jsonl, result_path, write_json_atomic
 
 
 @dataclass
@@ -209,8 +210,6 @@ def apply_store(out_dir: Path, results: list[dict[str, Any]]) -> list[str]:
     """The publish hook: overlay ``OUT/marks.sqlite`` on ``results`` IN PLACE and save the changed
     documents (results/<id>.json and results.jsonl), so every output and every later reader of
     the results sees the store's decisions. Without a store nothing happens. Returns changed ids."""
-    from grader.results import rebuild_jsonl, result_path, write_json_atomic
-
     out_dir = Path(out_dir)
     if not store_path(out_dir).exists():
         return []

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.marks.store import MarksStore
+from grader.results import load_results
 
 REQUIRED = ("student", "item", "text")
 MAX_TEXT = 10_000
@@ -69,8 +70,6 @@ def read_requests(path: Path, results: list[dict[str, Any]]) -> list[tuple[str, 
 
 def import_requests(out_dir: Path, path: Path, *, marker: str) -> RegradeImport:
     """Check a requests file against OUT's results and add its new requests to the store."""
-    from grader.results import load_results
-
     results = load_results(Path(out_dir))
     if not results:
         raise RegradeImportError(f"{out_dir}: no result documents in {Path(out_dir) / 'results'}")

@@ -21,18 +21,17 @@ def render_student(
     out_dir: Path,
     *,
     assignment: Assignment | None = None,
-    expected: dict[str, Any] | None = None,
 ) -> dict[str, Path]:
     """Write ``OUT/feedback/<id>.html`` and ``.md`` for one result document; return both paths."""
-    from grader.report.student import render_student as _render
+    from grader.report.student import render_student as _render  # lazy: start-up (Jinja2 for CSV-only users)
 
-    return _render(result, out_dir, assignment=assignment, expected=expected)
+    return _render(result, out_dir, assignment=assignment)
 
 
 def render_summary(
     results: list[dict[str, Any]], out_dir: Path, *, assignment: Assignment | None = None
 ) -> Path:
     """Write the class summary page ``OUT/summary.html``; return its path."""
-    from grader.report.summary import render_summary as _render
+    from grader.report.summary import render_summary as _render  # lazy: start-up (Jinja2, matplotlib)
 
     return _render(results, out_dir, assignment=assignment)

@@ -22,6 +22,16 @@ MAX_MAGNITUDE = 1e12  # plotted values beyond this are gaps (they would only fla
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
+def mapping(value: Any) -> dict[str, Any]:
+    """``value`` when it is a JSON object, else an empty one (documents are read, not trusted)."""
+    return value if isinstance(value, dict) else {}
+
+
+def sequence(value: Any) -> list[Any]:
+    """``value`` when it is a JSON array, else an empty one."""
+    return value if isinstance(value, list) else []
+
+
 def text(value: Any, limit: int = MAX_TEXT) -> str:
     """A display string: non-strings become '', long strings are cut with a marker."""
     if not isinstance(value, str):

@@ -6,13 +6,14 @@ for images, re-encoded, so the templates stay free of logic about untrusted data
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from grader.report import evidence as ev
 from grader.report.env import html_env, md_env, md_fence
+from grader.report.files import write_text_atomic
 from grader.report.format import points
+from grader.submission import UnsafeId, check_id
 
 if TYPE_CHECKING:
     from grader.assignment import Assignment
@@ -20,21 +21,20 @@ if TYPE_CHECKING:
 ITEM_STATUSES = ("passed", "partial", "failed", "pending", "error")
 MAX_CELLS = 400
 MAX_ITEMS = 400
-_SAFE_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._@+-]{0,199}")
 
 
 class ReportError(ValueError):
     """A result document cannot be rendered; the message says which field is wrong."""
 
 
-def safe_id(result: dict[str, Any]) -> str:
-    """The submission id, checked to be usable as a file name (intake promises this)."""
+def result_id(result: dict[str, Any]) -> str:
+    """The submission id of a result document, checked to be usable as a file name."""
     if not isinstance(result, dict):
         raise ReportError(f"a result document must be a JSON object, not {type(result).__name__}")
-    rid = result.get("id")
-    if not isinstance(rid, str) or not _SAFE_ID.fullmatch(rid):
-        raise ReportError(f"result id {rid!r} is not a safe file name (letters, digits, . _ @ + -)")
-    return rid
+    try:
+        return check_id(result.get("id"), what="result id")
+    except UnsafeId as exc:
+        raise ReportError(str(exc)) from None
 
 
 def feedback_paths(out_dir: Path, rid: str) -> dict[str, Path]:
@@ -54,7 +54,7 @@ def _status(value: Any, allowed: tuple[str, ...]) -> str:
 
 
 def _figures(item_title: str, evidence: Any) -> list[dict[str, str]]:
-    from grader.report import plots
+    from grader.report import plots  # lazy: start-up (matplotlib, only when an item has a curve)
 
     figures = []
     curve = ev.curve(evidence)
@@ -169,7 +169,7 @@ def _list(value: Any, limit: int) -> list[Any]:
 
 def student_view(result: dict[str, Any], assignment: Assignment | None = None) -> dict[str, Any]:
     """Everything the student templates show, built from the result document alone."""
-    rid = safe_id(result)
+    rid = result_id(result)
     items = [item_view(item) for item in _list(result.get("items"), MAX_ITEMS)]
     parts = []
     known: set[str] = set()
@@ -234,15 +234,12 @@ def render_student(
     out_dir: Path,
     *,
     assignment: Assignment | None = None,
-    expected: dict[str, Any] | None = None,
 ) -> dict[str, Path]:
     """Write ``OUT/feedback/<id>.html`` and ``OUT/feedback/<id>.md``.
 
-    ``expected`` is accepted for the contract's signature; reference bands come from each item's
-    evidence, which the scorer fills from expected.json, so reports need nothing else.
+    Reference bands come from each item's evidence, which the scorer fills from expected.json,
+    so reports need nothing but the result document (and the assignment, for titles).
     """
-    from grader.report.files import write_text_atomic
-
     view = student_view(result, assignment)
     paths = feedback_paths(Path(out_dir), view["id"])
     html = html_env().get_template("student.html.j2").render(r=view)

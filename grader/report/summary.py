@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from grader.report import evidence as ev
+from grader.report.env import html_env
 from grader.report.files import write_text_atomic
 from grader.report.format import points
-from grader.report.student import ITEM_STATUSES, assignment_title, safe_id
+from grader.report.student import ITEM_STATUSES, assignment_title, result_id
 
 if TYPE_CHECKING:
     from grader.assignment import Assignment
@@ -17,8 +18,8 @@ if TYPE_CHECKING:
 
 def _runtime(result: dict[str, Any]) -> float | None:
     """Notebook wall time; the grader's total time when the notebook never ran."""
-    telemetry = result.get("telemetry") if isinstance(result.get("telemetry"), dict) else {}
-    timings = result.get("timings") if isinstance(result.get("timings"), dict) else {}
+    telemetry = ev.mapping(result.get("telemetry"))
+    timings = ev.mapping(result.get("timings"))
     for value in (ev.number(telemetry.get("wall_s")), ev.number(timings.get("total_s"))):
         if value is not None and value > 0:
             return value
@@ -29,7 +30,7 @@ def item_stats(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per rubric item, in first-seen order: how many passed, partial, failed, pending, error."""
     stats: dict[str, dict[str, Any]] = {}
     for result in results:
-        items = result.get("items") if isinstance(result.get("items"), list) else []
+        items = ev.sequence(result.get("items"))
         for item in items:
             if not isinstance(item, dict) or not isinstance(item.get("id"), str):
                 continue
@@ -61,11 +62,11 @@ def item_stats(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def summary_view(results: list[dict[str, Any]], assignment: Assignment | None = None) -> dict[str, Any]:
-    from grader.report import plots
+    from grader.report import plots  # lazy: start-up (matplotlib)
 
-    rows = []
+    rows: list[dict[str, Any]] = []
     for result in results:
-        rid = safe_id(result)
+        rid = result_id(result)
         rows.append(
             {
                 "id": rid,
@@ -78,7 +79,7 @@ def summary_view(results: list[dict[str, Any]], assignment: Assignment | None = 
                 "runtime_s": _runtime(result),
                 "errors": sum(
                     1
-                    for c in (result.get("cells") if isinstance(result.get("cells"), list) else [])
+                    for c in (ev.sequence(result.get("cells")))
                     if isinstance(c, dict) and isinstance(c.get("error"), dict)
                 ),
             }
@@ -122,8 +123,6 @@ def render_summary(
     results: list[dict[str, Any]], out_dir: Path, *, assignment: Assignment | None = None
 ) -> Path:
     """Write ``OUT/summary.html`` (links point at ``feedback/<id>.html`` beside it)."""
-    from grader.report.env import html_env
-
     view = summary_view(list(results), assignment)
     html = html_env().get_template("summary.html.j2").render(s=view)
     return write_text_atomic(Path(out_dir) / "summary.html", html)

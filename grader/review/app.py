@@ -23,6 +23,7 @@ from starlette.routing import Route
 
 from grader.marks.overlay import evidence_of, is_manual
 from grader.marks.store import ConflictError, StoreError
+from grader.report.env import html_env
 from grader.review.markdown import render_markdown
 from grader.review.model import ReviewData, ReviewError, find_item
 from grader.review.publisher import Publisher
@@ -38,8 +39,6 @@ _NAME = re.compile(r"[^\x00-\x1f\x7f]{1,80}")
 
 
 def _render(name: str, status: int = 200, **context: Any) -> HTMLResponse:
-    from grader.report.env import html_env
-
     return HTMLResponse(html_env().get_template(f"review/{name}").render(**context), status_code=status)
 
 
@@ -52,25 +51,23 @@ class ReviewApp:
         *,
         token: str,
         assignment: Assignment | None = None,
-        expected: dict[str, Any] | None = None,
         marker: str | None = None,
         publish_on_exit: bool = True,
     ) -> None:
         self.data = ReviewData(out_dir, assignment=assignment)
         self.csrf = csrf_for(token)
         self.fixed_marker = marker
-        self.expected = expected
         self.publisher = Publisher(self.data.out_dir, render=self._publish, unpublished=self.data.unpublished)
         self.publish_on_exit = publish_on_exit
         self.script = (STATIC / "review.js").read_bytes()
 
     def _publish(self) -> None:
-        from grader.report.publish import publish
-        from grader.results import load_results
+        from grader.publish import publish  # lazy: start-up of the app (plots, exports)
+        from grader.results import load_results  # lazy: start-up of the app
 
         results = load_results(self.data.out_dir)
         if results:
-            publish(results, self.data.out_dir, assignment=self.data.assignment, expected=self.expected)
+            publish(results, self.data.out_dir, assignment=self.data.assignment)
 
     # ------------------------------------------------------------------ helpers
 
@@ -383,7 +380,6 @@ def create_app(
     *,
     token: str,
     assignment: Assignment | None = None,
-    expected: dict[str, Any] | None = None,
     marker: str | None = None,
     publish_on_exit: bool = True,
 ) -> Any:
@@ -392,7 +388,6 @@ def create_app(
         out_dir,
         token=token,
         assignment=assignment,
-        expected=expected,
         marker=marker,
         publish_on_exit=publish_on_exit,
     )

@@ -1,7 +1,7 @@
 """Publishing from the marking app: feedback, summary and exports re-rendered in the background.
 
 Marks are saved in the store at once; the files students and gradebooks get (feedback/, grades.csv,
-canvas.csv, gradescope/) are re-rendered by the one publish path, ``grader.report.publish``, when
+canvas.csv, gradescope/) are re-rendered by the one publish path, ``grader.publish``, when
 a marker asks (the Publish button, key P), and when the server stops. Rendering a class takes
 seconds, so it runs in one background thread; a request while it runs queues exactly one more run.
 """

@@ -6,7 +6,7 @@ import ipaddress
 import socket
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from grader.review.security import new_token
 
@@ -50,19 +50,18 @@ def serve(
     port: int = 0,
     marker: str | None = None,
     assignment: Assignment | None = None,
-    expected: dict[str, Any] | None = None,
     token: str | None = None,
 ) -> None:
     """Print the URL (with its token) and serve until interrupted; unpublished marks are published on exit."""
     import uvicorn
 
-    from grader.review.app import create_app
+    from grader.review.app import create_app  # lazy: start-up (Starlette only when serving)
 
     token = token or new_token()
     sock = bind(host, port)
     actual = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
-    app = create_app(out_dir, token=token, assignment=assignment, expected=expected, marker=marker)
+    app = create_app(out_dir, token=token, assignment=assignment, marker=marker)
     if not is_loopback(host):
         print(
             f"warning: listening on {host}, reachable from other machines; the token is the only lock "

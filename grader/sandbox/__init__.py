@@ -9,8 +9,12 @@ from __future__ import annotations
 import logging
 import shutil
 
-from .base import SANDBOX_DATA, SANDBOX_HOME, Limits, Sandbox, SandboxConfig
+from .base import SANDBOX_DATA, SANDBOX_HOME, Sandbox, SandboxConfig
+from .bwrap import BwrapSandbox
+from .bwrap_probe import bwrap_failure, bwrap_works
 from .common import SandboxError
+from .docker import DockerSandbox
+from .process import ProcessSandbox
 
 log = logging.getLogger(__name__)
 
@@ -18,7 +22,6 @@ BACKENDS = ("bwrap", "process", "docker", "podman")
 
 __all__ = [
     "BACKENDS",
-    "Limits",
     "SANDBOX_DATA",
     "SANDBOX_HOME",
     "Sandbox",
@@ -29,16 +32,10 @@ __all__ = [
 ]
 
 
-def _bwrap_usable() -> bool:
-    from .bwrap import bwrap_works
-
-    return bwrap_works()
-
-
 def available_backends() -> list[str]:
     """Backends that can run here, best first (bwrap is probed by starting a real sandbox)."""
     found = []
-    if _bwrap_usable():
+    if bwrap_works():
         found.append("bwrap")
     found.append("process")
     found += [engine for engine in ("docker", "podman") if shutil.which(engine)]
@@ -48,11 +45,9 @@ def available_backends() -> list[str]:
 def make_sandbox(backend: str, config: SandboxConfig) -> Sandbox:
     """A sandbox for one run. ``backend``: auto, bwrap, process, docker or podman."""
     if backend == "auto":
-        if _bwrap_usable():
+        if bwrap_works():
             backend = "bwrap"
         else:
-            from .bwrap import bwrap_failure
-
             log.warning(
                 "bubblewrap cannot run here (%s): falling back to the process backend, "
                 "which does NOT isolate student code",
@@ -60,15 +55,9 @@ def make_sandbox(backend: str, config: SandboxConfig) -> Sandbox:
             )
             backend = "process"
     if backend == "bwrap":
-        from .bwrap import BwrapSandbox
-
         return BwrapSandbox(config)
     if backend == "process":
-        from .process import ProcessSandbox
-
         return ProcessSandbox(config)
     if backend in ("docker", "podman"):
-        from .docker import DockerSandbox
-
         return DockerSandbox(config, engine=backend)
     raise SandboxError(f"unknown sandbox backend {backend!r}: choose auto, {', '.join(BACKENDS)}")

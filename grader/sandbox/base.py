@@ -1,42 +1,24 @@
-"""The interface every sandbox backend implements (bwrap, process, docker).
+"""The interface every sandbox backend implements (bwrap, process, docker), with its defaults.
 
-The execution engine (grader.execute) never builds sandbox command lines itself: it asks a
+The execution engine (grader.engine) never builds sandbox command lines itself: it asks a
 backend to wrap the kernel's argv and to kill the run's processes. Backends own isolation.
+``Sandbox`` is an abstract base class rather than a Protocol so that the members only some
+backends can provide (notes, mechanisms, cgroup readings, a growable working directory) have
+real defaults, and the engine calls them without probing.
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any
+
+from grader.limits import Limits
 
 # Where the sandbox shows things to the kernel (fixed paths, so notebooks can rely on them).
 SANDBOX_HOME = "/home/student"  # the writable per-run working directory (cwd, HOME)
 SANDBOX_DATA = "/assignment/data"  # the assignment's public data, read-only; ASSIGNMENT_DATA points here
-
-
-@dataclass
-class Limits:
-    """Resource limits for one notebook run. Sizes in MiB, times in seconds.
-
-    ``disk_mb`` caps the total size of the working directory (SANDBOX_HOME): with the bwrap
-    backend as root it is a tmpfs of that size (RAM, charged to the run's memory cgroup; see
-    docs/SECURITY.md), elsewhere it is not enforced and the run's ``notes`` say so.
-    ``file_size_mb`` caps each file (RLIMIT_FSIZE); ``tmpfs_mb`` sizes /tmp and /dev/shm each.
-    """
-
-    cell_timeout: float = 600.0
-    notebook_timeout: float = 3600.0
-    memory_mb: int = 4096
-    max_processes: int = 128
-    file_size_mb: int = 100
-    open_files: int = 256
-    cpu_seconds: int = 7200
-    output_bytes: int = 1_000_000
-    tmpfs_mb: int = 256
-    harvest_timeout: float = 120.0
-    answer_bytes: int = 2_000_000
-    disk_mb: int = 1024
 
 
 @dataclass
@@ -56,37 +38,52 @@ class SandboxConfig:
     env: dict[str, str] = field(default_factory=dict)
 
 
-class Sandbox(Protocol):
-    """One run's sandbox: prepare, wrap the kernel command, measure, kill, clean up."""
+class Sandbox(ABC):
+    """One run's sandbox: prepare, wrap the kernel command, measure, kill, clean up.
 
-    name: str
-    isolated: bool  # False for the process backend: it says so in logs and results
-    # Added after the first version; callers read them with getattr(..., default) for old backends:
-    notes: list[str]  # caveats for the RunRecord ("does not isolate", "memory limited by RLIMIT_AS")
-    mechanisms: dict[str, str]  # which mechanism enforces each limit: {"memory": "cgroup v1 memory", ...}
+    Subclasses set ``name`` and ``isolated`` and may append to ``notes`` (caveats for the
+    RunRecord: "does not isolate", "memory limited by RLIMIT_AS") and fill ``mechanisms``
+    (which mechanism enforces each limit: {"memory": "cgroup v1 memory", ...}).
+    """
 
+    name: str = "sandbox"
+    isolated: bool = False  # False for the process backend: it says so in logs and results
+
+    def __init__(self, config: SandboxConfig) -> None:
+        self.config = config
+        self.notes: list[str] = []
+        self.mechanisms: dict[str, str] = {}
+
+    @abstractmethod
     def prepare(self) -> None:
         """Allocate the run's uid/cgroup, chown the per-run directories."""
 
+    @abstractmethod
     def wrap(self, argv: list[str]) -> list[str]:
         """The full command line that starts ``argv`` (the kernel) inside the sandbox."""
 
+    @abstractmethod
     def environment(self) -> dict[str, str]:
         """The complete (cleared) environment the wrapped command starts with."""
 
-    def peak_memory_mb(self) -> float | None:
-        """Peak memory of the run so far, where the backend can measure it (cgroup), else None."""
-
-    def limits_fired(self) -> list[dict]:
-        """Limits the backend saw fire ({"limit": "memory" | "processes", "message": ...}), where
-        it can tell (cgroup counters); [] otherwise. Optional: read with getattr."""
-
-    def make_room(self, nbytes: int) -> None:
-        """Let a size-capped working directory take ``nbytes`` more for the harvest (called by the
-        engine before it stages inputs). Optional: read with getattr; only bwrap as root has it."""
-
+    @abstractmethod
     def kill_all(self) -> None:
         """Kill every process of the run (the watchdog's hammer). Idempotent."""
 
+    @abstractmethod
     def cleanup(self) -> None:
         """Release the uid slot and cgroup; remove temporary mounts. Idempotent."""
+
+    def peak_memory_mb(self) -> float | None:
+        """Peak memory of the run so far, where the backend can measure it (cgroup), else None."""
+        return None
+
+    def limits_fired(self) -> list[dict[str, Any]]:
+        """Limits the backend saw fire ({"limit": "memory" | "processes" | "disk", "message": ...}),
+        where it can tell (cgroup counters); [] otherwise."""
+        return []
+
+    def make_room(self, nbytes: int) -> None:
+        """Let a size-capped working directory take ``nbytes`` more for the harvest (called by the
+        engine before it stages inputs). Nothing to do where the directory is not capped."""
+        return None

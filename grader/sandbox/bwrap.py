@@ -29,12 +29,10 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
-import threading
 import uuid
 from pathlib import Path
 
-from .base import SANDBOX_DATA, SANDBOX_HOME, SandboxConfig
+from .base import SANDBOX_DATA, SANDBOX_HOME, Sandbox, SandboxConfig
 from .cgroups import RunCgroups, create_run_cgroups
 from .common import (
     MIB,
@@ -45,6 +43,7 @@ from .common import (
     kill_process_group,
     launcher_argv,
     make_state_dir,
+    nproc_limit,
     read_pid,
     remove_tree,
     rlimit_args,
@@ -53,7 +52,7 @@ from .common import (
 from .gpu import GpuInfo, GpuPlan, plan_gpu
 from .seccomp import write_filter
 from .uids import UidSlot, allocate_uid, kill_uid
-from .workdir import effective_size_mb, mount_tmpfs, resize, source_name, sweep_stale, unmount, usage_mb
+from .workdir import WorkdirCap, cap_workdir
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +71,7 @@ def _python_roots() -> list[Path]:
     return roots
 
 
-class BwrapSandbox:
+class BwrapSandbox(Sandbox):
     """One run inside bubblewrap (see the module docstring for what is visible and what is limited)."""
 
     name = "bwrap"
@@ -89,16 +88,15 @@ class BwrapSandbox:
         use_cgroups: bool = True,
     ) -> None:
         validate_config(config)
-        self.config = config
+        super().__init__(config)
         self.dev_root = dev_root
         self._gpus = gpus
-        self.bwrap = bwrap or shutil.which("bwrap")
-        if not self.bwrap:
+        found = bwrap or shutil.which("bwrap")
+        if not found:
             raise SandboxError("bubblewrap (bwrap) is not installed: install it or use --backend process")
+        self.bwrap: str = found
         self._uid_lock_dir = uid_lock_dir
         self._use_cgroups = use_cgroups
-        self.notes: list[str] = []
-        self.mechanisms: dict[str, str] = {}
         self.gpu: GpuPlan | None = None
         self.uid: int | None = None
         self.gid: int | None = None
@@ -106,8 +104,7 @@ class BwrapSandbox:
         self._cgroups: RunCgroups | None = None
         self._state: Path | None = None
         self._root = os.geteuid() == 0
-        self._disk_mount: tuple[Path, str] | None = None  # (host path, mount source) while mounted
-        self._disk_mb: int | None = None  # the enforced size of the workdir tmpfs
+        self._workdir_cap: WorkdirCap | None = None
 
     # -- life cycle -------------------------------------------------------------------------------
 
@@ -123,8 +120,7 @@ class BwrapSandbox:
         try:
             self._state = make_state_dir()
             if self._root:
-                kwargs = {"lock_dir": self._uid_lock_dir} if self._uid_lock_dir else {}
-                self._slot = allocate_uid(**kwargs)
+                self._slot = allocate_uid(self._uid_lock_dir) if self._uid_lock_dir else allocate_uid()
                 self.uid, self.gid = self._slot.uid, self._slot.gid
             else:
                 self.uid, self.gid = os.getuid(), os.getgid()
@@ -182,46 +178,19 @@ class BwrapSandbox:
     def _cap_workdir(self) -> None:
         """As root: a sized tmpfs on the workdir (see grader.sandbox.workdir). Else, or when the
         mount fails: no cap, said in ``mechanisms`` and ``notes``; the size is measured at the end."""
-        lim = self.config.limits
-        if self._root:
-            charged = self._cgroups is not None and self._cgroups.memory is not None
-            size = effective_size_mb(lim.disk_mb, lim.memory_mb if charged else None)
-            path, source = Path(os.path.realpath(self.config.workdir)), source_name()
-            try:
-                sweep_stale()
-                assert self.uid is not None and self.gid is not None
-                mount_tmpfs(path, size, self.uid, self.gid, source)
-            except OSError as exc:
-                reason = f"the working directory's tmpfs could not be mounted ({exc})"
-            else:
-                self._disk_mount, self._disk_mb = (path, source), size
-                where = (
-                    f"RAM charged to the run's memory cgroup ({lim.memory_mb} MiB)"
-                    if charged
-                    else f"RAM not counted by RLIMIT_AS: the run may hold {lim.memory_mb} MiB + these files"
-                )
-                self.mechanisms["disk"] = f"tmpfs on the working directory ({size} MiB; {where})"
-                if size < lim.disk_mb:
-                    self.notes.append(
-                        f"working directory capped at {size} MiB, not {lim.disk_mb}: its files are RAM "
-                        f"charged to the {lim.memory_mb} MiB memory limit, of which they may take a quarter"
-                    )
-                return
-        else:
-            reason = "not root: the working directory cannot be mounted as a sized tmpfs"
-        self.mechanisms["disk"] = f"none ({reason}; RLIMIT_FSIZE caps each file only)"
-        self.notes.append(
-            f"total disk use is NOT capped: {reason}; only each file is limited "
-            f"({lim.file_size_mb} MiB); a size over {lim.disk_mb} MiB is reported after the run"
+        charged = self._cgroups is not None and self._cgroups.memory is not None
+        assert self.uid is not None and self.gid is not None
+        self._workdir_cap = cap_workdir(
+            self.config.workdir, self.config.limits, self.uid, self.gid, root=self._root, charged=charged
         )
+        self.mechanisms["disk"] = self._workdir_cap.mechanism
+        self.notes += self._workdir_cap.notes
 
     def _nproc(self) -> int | None:
         if self._cgroups is not None and self._cgroups.pids is not None:
             return None
         if self._root:
             return self.config.limits.max_processes
-        from .process import nproc_limit
-
         return nproc_limit(self.config.limits)
 
     def _write_etc(self) -> None:
@@ -292,9 +261,9 @@ class BwrapSandbox:
             for key, value in self.environment().items():
                 args += ["--setenv", key, value]
         for top in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
-            host = Path("/") / top
-            if host.is_symlink():
-                args += ["--symlink", os.readlink(host), f"/{top}"]
+            link = Path("/") / top
+            if link.is_symlink():
+                args += ["--symlink", os.readlink(link), f"/{top}"]
         args += ["--dev", "/dev", "--proc", "/proc"]
         # /dev/shm is where DataLoader workers and multiprocessing pass arrays; sized like /tmp.
         for size_mb, path in ((lim.tmpfs_mb, "/tmp"), (lim.tmpfs_mb, "/dev/shm")):
@@ -360,40 +329,15 @@ class BwrapSandbox:
         return [*fired, disk] if disk else fired
 
     def make_room(self, nbytes: int) -> None:
-        """Grow the workdir tmpfs by ``nbytes`` for the harvest (the engine calls this before it
-        stages inputs): the notebook's share stays ``disk_mb``, the harvest writes on top of it.
-        The kernel can use the room too; that only spoils its own harvest."""
-        if self._disk_mount is not None and self._disk_mb is not None:
-            resize(*self._disk_mount, self._disk_mb + -(-max(0, nbytes) // MIB) + 1)
+        """Grow the workdir tmpfs by ``nbytes`` for the harvest (see WorkdirCap.grow)."""
+        if self._workdir_cap is not None:
+            self._workdir_cap.grow(nbytes)
 
     def _disk_fired(self) -> dict | None:
-        """``disk`` when the workdir tmpfs is (nearly) full now, or, uncapped, over ``disk_mb``.
-
-        Read before cleanup() (the engine does): a notebook that filled the tmpfs and then deleted
-        its files is not seen, nor needed: the student saw ENOSPC."""
-        lim = self.config.limits
-        if self._disk_mount is not None and self._disk_mb is not None:
-            try:
-                st = os.statvfs(self._disk_mount[0])
-            except OSError:
-                return None
-            used = (st.f_blocks - st.f_bfree) * st.f_frsize
-            if used > self._disk_mb * MIB - max(MIB, self._disk_mb * MIB // 100):
-                return {
-                    "limit": "disk",
-                    "message": f"the working directory filled its {self._disk_mb} MiB cap (writes failed with ENOSPC)",
-                }
+        """``disk`` when the workdir filled its cap; read before cleanup() (the engine does)."""
+        if self._workdir_cap is None or self._state is None:
             return None
-        if self._state is None:
-            return None
-        used = usage_mb(self.config.workdir)
-        if used is not None and used > lim.disk_mb:
-            return {
-                "limit": "disk",
-                "message": f"the working directory grew to {used:.0f} MiB, over the {lim.disk_mb} MiB "
-                "cap, which is not enforced here (see the run's notes)",
-            }
-        return None
+        return self._workdir_cap.fired(self.config.workdir, self.config.limits)
 
     def kill_all(self) -> None:
         """Kill the run: its cgroup, every process of its uid, and bubblewrap's process group."""
@@ -406,13 +350,8 @@ class BwrapSandbox:
 
     def cleanup(self) -> None:
         self.kill_all()
-        if self._disk_mount is not None:
-            try:
-                unmount(*self._disk_mount)
-            except OSError as exc:
-                log.error("the working directory's tmpfs stays mounted: %s", exc)
-            else:
-                self._disk_mount = None
+        if self._workdir_cap is not None:
+            self._workdir_cap.release()
         if self._cgroups is not None:
             self._cgroups.remove()
             self._cgroups = None
@@ -438,44 +377,3 @@ def bwrap_features(bwrap: str) -> frozenset[str]:
             text = ""
         _features[bwrap] = frozenset(o for o in OPTIONAL_OPTIONS if re.search(rf"^\s*{o}\b", text, re.M))
     return _features[bwrap]
-
-
-_probe_lock = threading.Lock()
-_probe: tuple[bool, str] | None = None
-
-
-def _run_probe() -> tuple[bool, str]:
-    if not shutil.which("bwrap"):
-        return False, "bwrap is not installed"
-    with tempfile.TemporaryDirectory(prefix="mlag-bwrap-probe-") as tmp:
-        work, ipc = Path(tmp, "work"), Path(tmp, "ipc")
-        work.mkdir()
-        ipc.mkdir(mode=0o700)
-        sb = BwrapSandbox(SandboxConfig(workdir=work, ipc_dir=ipc, data_dir=None), use_cgroups=False)
-        try:
-            sb.prepare()
-            cmd = sb.wrap([sys.executable, "-I", "-S", "-c", "print('ok')"])
-            r = subprocess.run(cmd, env=sb.environment(), capture_output=True, text=True, timeout=60)
-        except (OSError, SandboxError, subprocess.TimeoutExpired) as e:
-            return False, str(e)
-        finally:
-            sb.cleanup()
-    if r.returncode != 0 or r.stdout.strip() != "ok":
-        return False, (r.stderr.strip().splitlines() or [f"exit status {r.returncode}"])[-1]
-    return True, ""
-
-
-def bwrap_works() -> bool:
-    """Whether a real bubblewrap sandbox starts Python here (probed once per process)."""
-    global _probe
-    with _probe_lock:
-        if _probe is None:
-            _probe = _run_probe()
-            if not _probe[0]:
-                log.info("bubblewrap probe failed: %s", _probe[1])
-        return _probe[0]
-
-
-def bwrap_failure() -> str:
-    """Why the bubblewrap probe failed ('' when it worked or has not run)."""
-    return "" if _probe is None else _probe[1]

@@ -9,7 +9,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .base import SANDBOX_DATA, SANDBOX_HOME, Limits, SandboxConfig
+from grader.limits import Limits
+
+from .base import SANDBOX_DATA, SANDBOX_HOME, SandboxConfig
+from .launch import process_start_time
 
 LAUNCH_PY = Path(__file__).with_name("launch.py")
 MIB = 1024 * 1024
@@ -139,8 +142,6 @@ def read_pid(state_dir: Path | None) -> int | None:
     process with another start time: recycled, so our group is empty; None, so kill_all never
     hits a stranger.
     """
-    from .launch import process_start_time
-
     if state_dir is None:
         return None
     try:
@@ -165,3 +166,26 @@ def kill_process_group(pid: int | None) -> None:
 def remove_tree(path: Path | None) -> None:
     if path is not None:
         shutil.rmtree(path, ignore_errors=True)
+
+
+def _processes_of_uid(uid: int) -> int:
+    """How many processes ``uid`` runs now (RLIMIT_NPROC counts all of them, not just ours)."""
+    count = 0
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                if entry.stat().st_uid == uid:
+                    count += 1
+            except OSError:
+                pass
+    return count
+
+
+def nproc_limit(limits: Limits) -> int | None:
+    """RLIMIT_NPROC for a run sharing the grader's uid: the uid's current count plus the budget.
+
+    Root ignores RLIMIT_NPROC, so there is no process limit then (None).
+    """
+    if os.geteuid() == 0:
+        return None
+    return _processes_of_uid(os.getuid()) + limits.max_processes

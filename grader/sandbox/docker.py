@@ -19,7 +19,7 @@ import subprocess
 import uuid
 from pathlib import Path
 
-from .base import SANDBOX_DATA, SANDBOX_HOME, SandboxConfig
+from .base import SANDBOX_DATA, SANDBOX_HOME, Sandbox, SandboxConfig
 from .common import MIB, SandboxError, environment, validate_config
 from .gpu import GpuInfo, plan_gpu
 
@@ -28,7 +28,7 @@ CONTAINER_UID = 61000
 CPUS = "1"
 
 
-class DockerSandbox:
+class DockerSandbox(Sandbox):
     """A kernel in a docker or podman container (see the module docstring: untested here)."""
 
     isolated = True
@@ -45,14 +45,14 @@ class DockerSandbox:
         if engine not in ("docker", "podman"):
             raise SandboxError(f"unknown container engine {engine!r}: docker or podman")
         validate_config(config)
-        self.config = config
+        super().__init__(config)
         self.name = engine
         self.engine = engine
         self.image = image
         self._gpus = gpus
         self.dev_root = dev_root
         self.container = f"mlag-{uuid.uuid4().hex[:12]}"
-        self.notes = [f"{engine} backend: not tested end to end by the project"]
+        self.notes.append(f"{engine} backend: not tested end to end by the project")
         self.mechanisms = {
             "memory": f"{engine} --memory",
             "processes": f"{engine} --pids-limit",

@@ -167,10 +167,10 @@ def parse_args(args: list[str]) -> dict:
                 raise LaunchError(f"bad --stage name {name!r}: must be a plain file name")
             opts["stages"].append((src, name))
         elif a == "--fd":
-            num, path = take(2)
-            if not num.isdigit() or int(num) < 3:
-                raise LaunchError(f"bad --fd number {num!r}: must be an integer >= 3")
-            opts["fds"].append((int(num), path))
+            fd_text, path = take(2)
+            if not fd_text.isdigit() or int(fd_text) < 3:
+                raise LaunchError(f"bad --fd number {fd_text!r}: must be an integer >= 3")
+            opts["fds"].append((int(fd_text), path))
         elif a == "--chown":
             spec, path = take(2)
             opts["chowns"].append((_ids(spec, "--chown"), path))

@@ -8,16 +8,16 @@ grader's network and file access; only resource limits apply. It says so in the 
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
-from .base import Limits, SandboxConfig
+from .base import Sandbox, SandboxConfig
 from .common import (
     absolute_command,
     environment,
     kill_process_group,
     launcher_argv,
     make_state_dir,
+    nproc_limit,
     read_pid,
     remove_tree,
     rlimit_args,
@@ -33,30 +33,7 @@ NOT_ISOLATED = (
 )
 
 
-def _processes_of_uid(uid: int) -> int:
-    """How many processes ``uid`` runs now (RLIMIT_NPROC counts all of them, not just ours)."""
-    count = 0
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            try:
-                if entry.stat().st_uid == uid:
-                    count += 1
-            except OSError:
-                pass
-    return count
-
-
-def nproc_limit(limits: Limits) -> int | None:
-    """RLIMIT_NPROC for a run sharing the grader's uid: the uid's current count plus the budget.
-
-    Root ignores RLIMIT_NPROC, so there is no process limit then (None).
-    """
-    if os.geteuid() == 0:
-        return None
-    return _processes_of_uid(os.getuid()) + limits.max_processes
-
-
-class ProcessSandbox:
+class ProcessSandbox(Sandbox):
     """rlimits + a scratch directory; the kernel sees real paths (HOME is the workdir)."""
 
     name = "process"
@@ -64,9 +41,8 @@ class ProcessSandbox:
 
     def __init__(self, config: SandboxConfig) -> None:
         validate_config(config)
-        self.config = config
-        self.notes: list[str] = [NOT_ISOLATED]
-        self.mechanisms: dict[str, str] = {}
+        super().__init__(config)
+        self.notes.append(NOT_ISOLATED)
         self._state: Path | None = None
 
     def prepare(self) -> None:

@@ -28,8 +28,12 @@ import logging
 import os
 import re
 import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from grader.limits import Limits
+
+from .common import MIB
 from .launch import process_start_time
 
 log = logging.getLogger(__name__)
@@ -68,7 +72,7 @@ def _unescape(field: str) -> str:
 
 def mounts() -> list[tuple[str, str, str]]:
     """(mount point, file-system type, source) of every mount in our namespace, in mount order."""
-    out = []
+    out: list[tuple[str, str, str]] = []
     try:
         lines = Path("/proc/self/mountinfo").read_text().splitlines()
     except OSError:
@@ -188,3 +192,97 @@ def usage_mb(path: Path, *, max_entries: int = 200_000) -> float | None:
     except OSError:
         return None
     return total / (1024 * 1024)
+
+
+@dataclass
+class WorkdirCap:
+    """How one run's working directory is capped: a mounted tmpfs (``mount``: host path and mount
+    source, ``size_mb``), or nothing (``mount`` None: only measured at the end)."""
+
+    mechanism: str
+    notes: list[str] = field(default_factory=list)
+    mount: tuple[Path, str] | None = None
+    size_mb: int | None = None
+
+    def grow(self, nbytes: int) -> None:
+        """Grow the tmpfs by ``nbytes`` for the harvest (the engine asks before it stages inputs):
+        the notebook's share stays ``disk_mb``, the harvest writes on top of it. The kernel can use
+        the room too; that only spoils its own harvest."""
+        if self.mount is not None and self.size_mb is not None:
+            resize(*self.mount, self.size_mb + -(-max(0, nbytes) // MIB) + 1)
+
+    def fired(self, workdir: Path, limits: Limits) -> dict[str, str] | None:
+        """``disk`` when the tmpfs is (nearly) full now, or, uncapped, the directory is over
+        ``disk_mb``. A notebook that filled the tmpfs and then deleted its files is not seen, nor
+        needed: the student saw ENOSPC."""
+        if self.mount is not None and self.size_mb is not None:
+            try:
+                st = os.statvfs(self.mount[0])
+            except OSError:
+                return None
+            filled = (st.f_blocks - st.f_bfree) * st.f_frsize
+            if filled > self.size_mb * MIB - max(MIB, self.size_mb * MIB // 100):
+                return {
+                    "limit": "disk",
+                    "message": f"the working directory filled its {self.size_mb} MiB cap (writes failed with ENOSPC)",
+                }
+            return None
+        used = usage_mb(workdir)
+        if used is not None and used > limits.disk_mb:
+            return {
+                "limit": "disk",
+                "message": f"the working directory grew to {used:.0f} MiB, over the {limits.disk_mb} MiB "
+                "cap, which is not enforced here (see the run's notes)",
+            }
+        return None
+
+    def release(self) -> None:
+        """Unmount the tmpfs (after the engine has read the harvest's files); idempotent."""
+        if self.mount is None:
+            return
+        try:
+            unmount(*self.mount)
+        except OSError as exc:
+            log.error("the working directory's tmpfs stays mounted: %s", exc)
+        else:
+            self.mount = None
+
+
+def cap_workdir(
+    workdir: Path, limits: Limits, uid: int, gid: int, *, root: bool, charged: bool
+) -> WorkdirCap:
+    """As root: mount a sized tmpfs on ``workdir`` owned by the run's uid. Else, or when the mount
+    fails: no cap, and the returned mechanism and notes say so. ``charged``: a memory cgroup
+    counts the tmpfs pages against ``memory_mb``."""
+    if root:
+        size = effective_size_mb(limits.disk_mb, limits.memory_mb if charged else None)
+        path, source = Path(os.path.realpath(workdir)), source_name()
+        try:
+            sweep_stale()
+            mount_tmpfs(path, size, uid, gid, source)
+        except OSError as exc:
+            reason = f"the working directory's tmpfs could not be mounted ({exc})"
+        else:
+            where = (
+                f"RAM charged to the run's memory cgroup ({limits.memory_mb} MiB)"
+                if charged
+                else f"RAM not counted by RLIMIT_AS: the run may hold {limits.memory_mb} MiB + these files"
+            )
+            cap = WorkdirCap(
+                f"tmpfs on the working directory ({size} MiB; {where})", mount=(path, source), size_mb=size
+            )
+            if size < limits.disk_mb:
+                cap.notes.append(
+                    f"working directory capped at {size} MiB, not {limits.disk_mb}: its files are RAM "
+                    f"charged to the {limits.memory_mb} MiB memory limit, of which they may take a quarter"
+                )
+            return cap
+    else:
+        reason = "not root: the working directory cannot be mounted as a sized tmpfs"
+    return WorkdirCap(
+        f"none ({reason}; RLIMIT_FSIZE caps each file only)",
+        notes=[
+            f"total disk use is NOT capped: {reason}; only each file is limited "
+            f"({limits.file_size_mb} MiB); a size over {limits.disk_mb} MiB is reported after the run"
+        ],
+    )

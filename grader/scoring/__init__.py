@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from grader.datasets import resolve_profile
 from grader.scoring import bands, choices, metrics, presence
 from grader.scoring.context import NotCalibrated, Pending, ScoreContext, Unanswered
 from grader.scoring.document import assemble, validate_result
@@ -20,6 +21,7 @@ from grader.scoring.outcome import Outcome, pending
 
 if TYPE_CHECKING:
     from grader.assignment import Assignment
+    from grader.records import RunRecord
 
 __all__ = ["KINDS", "ScoreContext", "observe_item", "score_item", "score_run", "validate_result"]
 
@@ -111,21 +113,8 @@ def observe_item(item: dict[str, Any], ctx: ScoreContext) -> Any:
     return None if observer is None else observer(item, ctx)
 
 
-def resolve_profile(assignment: Assignment, data_dir: Path, profile: str | None) -> str:
-    """The profile asked for, else the data directory's, else the rubric's default."""
-    if profile:
-        return profile
-    try:
-        from grader.datasets import read_manifest
-
-        built = read_manifest(Path(data_dir)).get("profile")
-    except Exception:
-        built = None
-    return built if built in assignment.profiles else assignment.default_profile
-
-
 def score_run(
-    run: dict[str, Any],
+    run: RunRecord,
     assignment: Assignment,
     expected: dict[str, Any] | None,
     data_dir: Path,

@@ -8,6 +8,7 @@ student whose two best depths differ by less than seed noise is not penalised fo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from grader.rubric import band_half_width
@@ -29,13 +30,14 @@ def _key(value: Any) -> str:
 def _reduce(values: list[float], how: str) -> float:
     if not values:
         raise Unanswered("a curve the choice depends on is empty")
-    return {
+    reducers: dict[str, Callable[[list[float]], float]] = {
         "mean": lambda v: sum(v) / len(v),
         "min": min,
         "max": max,
         "first": lambda v: v[0],
         "last": lambda v: v[-1],
-    }[how](values)
+    }
+    return reducers[how](values)
 
 
 def _stat(spec: dict[str, Any], ctx: ScoreContext) -> float:

@@ -17,6 +17,7 @@ import numpy as np
 
 if TYPE_CHECKING:
     from grader.assignment import Assignment
+    from grader.records import RunRecord
 
 
 # Run statuses where no student code ran at all: nothing was produced, so nothing "was scored".
@@ -55,7 +56,7 @@ def is_hidden_path(relative: str) -> bool:
 class ScoreContext:
     """One submission's run plus everything scoring reads outside the sandbox."""
 
-    run: dict[str, Any]
+    run: RunRecord
     assignment: Assignment
     expected: dict[str, Any] | None
     data_dir: Path
@@ -66,7 +67,7 @@ class ScoreContext:
     # ------------------------------------------------------------------ harvest access
     @property
     def harvest(self) -> dict[str, Any]:
-        harvest = self.run.get("harvest")
+        harvest: Any = self.run.get("harvest")  # a RunRecord read from disk may lack it
         return harvest if isinstance(harvest, dict) else {}
 
     def _where(self, name: str) -> str:

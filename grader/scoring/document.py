@@ -17,6 +17,7 @@ from grader.scoring.context import NOT_RUN
 
 if TYPE_CHECKING:
     from grader.assignment import Assignment
+    from grader.records import RunRecord
 
 SCHEMA_VERSION = 1
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "results.schema.json"
@@ -35,7 +36,7 @@ def _round(value: float) -> float:
 
 
 def assemble(
-    run: dict[str, Any],
+    run: RunRecord,
     assignment: Assignment,
     items: list[dict[str, Any]],
     *,
@@ -106,7 +107,7 @@ def assemble(
 
 
 def _message(
-    run: dict[str, Any],
+    run: RunRecord,
     score: float,
     max_score: float,
     pending_manual: float,

@@ -17,7 +17,8 @@ import nbformat
 import pytest
 
 from grader.assignment import load_assignment
-from grader.execute import Limits, run_notebook
+from grader.engine import run_notebook
+from grader.limits import Limits
 
 from .notebooks import AFTER_CELL, ATTACK_CELL, attack_notebook, write
 

@@ -38,7 +38,7 @@ def main() -> int:
     from grader.assignment import load_assignment
     from grader.batch import BatchError, grade_batch
     from grader.grading import GradeOptions
-    from grader.sandbox.base import Limits
+    from grader.limits import Limits
 
     options = GradeOptions(
         assignment=load_assignment(args.rubric),

@@ -1,29 +1,25 @@
-"""The outside half of the harvest: plan the stages, stage input files, read results back safely.
+"""The outside half of the harvest: plan the stages and stage input files (``harvest_read``
+reads the results back).
 
-Inside the kernel, ``grader/kernel/harvest_kernel.py`` writes one JSON file per stage (the
-answers; then one per model and input set). Here we choose unguessable file names, copy the
+Inside the kernel, ``grader/engine/kernel/harvest_kernel.py`` writes one JSON file per stage (the
+answers; then one per model and input set). Here we choose unguessable file names and copy the
 input files (never labels of hidden sets) into the sandbox's working directory only for the
-harvest, read each result with a size limit and strict JSON parsing (no pickle, no NaN, no
-duplicate keys, no symlinks followed), and check its shape before it enters the RunRecord.
+harvest, through a directory descriptor so that student code cannot redirect the copy.
 """
 
 from __future__ import annotations
 
-import errno
+import csv
 import json
 import os
 import secrets
 import shutil
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 KERNEL_SOURCE_PATH = Path(__file__).with_name("kernel") / "harvest_kernel.py"
-ANSWER_STATUSES = {"ok", "none", "missing", "refused"}
-PREDICTION_STATUSES = {"ok", "none", "missing", "refused", "error"}
 ADAPTERS = {"torch_classifier", "sklearn_predict", "row_predicate", "sklearn_cv"}
-MESSAGE_CHARS = 1000
 
 
 class HarvestError(Exception):
@@ -126,14 +122,16 @@ class HarvestPlan:
 
 
 def count_rows(path: Path, key: str | None = None) -> int:
-    """Rows of an input file, read outside the sandbox (to check the number of predictions)."""
-    import numpy as np
+    """Rows of an input file, read outside the sandbox (to check the number of predictions).
 
+    A CSV is counted with the csv module as pandas would read it (a header row, blank lines
+    skipped, quoted newlines kept), so the harvest does not import pandas for it."""
     fmt = _input_format(path)
     if fmt == "csv":
-        import pandas as pd
+        with path.open(newline="", encoding="utf-8") as handle:
+            return max(0, sum(1 for row in csv.reader(handle) if row) - 1)
+    import numpy as np  # lazy: start-up (only model stages with array inputs need it)
 
-        return len(pd.read_csv(path))
     if fmt == "npz":
         with np.load(path, allow_pickle=False) as archive:
             return int(archive[key or "X"].shape[0])
@@ -218,6 +216,7 @@ def plan_harvest(
             config={
                 "kind": "answers",
                 "names": list(assignment.answers),
+                "models": sorted({str(spec["variable"]) for spec in assignment.models.values()}),
                 "max_items": max_items,
                 "max_bytes": answer_bytes,
             },
@@ -265,144 +264,3 @@ def plan_harvest(
         names = len(stage.config.get("names", [])) or 1
         stage.max_bytes = answer_bytes * names + 64 * 1024
     return plan
-
-
-def read_stage_output(host_dir: Path, file_name: str, max_bytes: int) -> dict[str, Any]:
-    """Read one stage's JSON document: a regular file, not a link, at most ``max_bytes``."""
-    try:
-        dir_fd = os.open(host_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
-    except OSError as exc:
-        raise HarvestError(f"harvest directory unusable: {exc.strerror}") from exc
-    try:
-        try:
-            fd = os.open(file_name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
-        except FileNotFoundError:
-            raise HarvestError("the kernel wrote no harvest output") from None
-        except OSError as exc:
-            if exc.errno == errno.ELOOP:
-                raise HarvestError("harvest output is a symbolic link; refused") from None
-            raise HarvestError(f"harvest output unreadable: {exc.strerror}") from exc
-        with os.fdopen(fd, "rb") as handle:
-            info = os.fstat(handle.fileno())
-            if not stat.S_ISREG(info.st_mode):
-                raise HarvestError("harvest output is not a regular file; refused")
-            if info.st_size > max_bytes:
-                raise HarvestError(f"harvest output is {info.st_size} bytes, over the {max_bytes}-byte limit")
-            data = handle.read(max_bytes + 1)
-    finally:
-        os.close(dir_fd)
-    if len(data) > max_bytes:
-        raise HarvestError(f"harvest output is over the {max_bytes}-byte limit")
-    return parse_strict(data)
-
-
-def _reject_constant(name: str) -> Any:
-    raise HarvestError(f"harvest output contains {name}, which is not JSON")
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise HarvestError(f"harvest output repeats the key {key[:40]!r}")
-        result[key] = value
-    return result
-
-
-def parse_strict(data: bytes) -> dict[str, Any]:
-    """Strict JSON: UTF-8, an object at the top, no NaN/Infinity, no duplicate keys."""
-    try:
-        text = data.decode("utf-8")
-        document = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicates)
-    except UnicodeDecodeError:
-        raise HarvestError("harvest output is not UTF-8") from None
-    except RecursionError:
-        raise HarvestError("harvest output is nested too deeply") from None
-    except json.JSONDecodeError as exc:
-        raise HarvestError(f"harvest output is not valid JSON ({exc.msg})") from None
-    if not isinstance(document, dict):
-        raise HarvestError("harvest output is not a JSON object")
-    return document
-
-
-def _message(value: Any) -> str:
-    return value[:MESSAGE_CHARS] if isinstance(value, str) else "no message"
-
-
-def validate_answers(document: dict[str, Any], names: list[str]) -> dict[str, dict[str, Any]]:
-    """Keep exactly the answers asked for, each with a known status; anything odd is refused."""
-    raw = document.get("answers")
-    if not isinstance(raw, dict):
-        raise HarvestError("harvest output has no 'answers' object")
-    result: dict[str, dict[str, Any]] = {}
-    for name in names:
-        entry = raw.get(name)
-        if not isinstance(entry, dict) or entry.get("status") not in ANSWER_STATUSES:
-            result[name] = {"status": "refused", "message": "the harvest returned no usable entry"}
-            continue
-        status = entry["status"]
-        if status == "ok":
-            if "value" not in entry:
-                result[name] = {"status": "refused", "message": "the harvest returned no value"}
-            else:
-                result[name] = {"status": "ok", "value": entry["value"]}
-        else:
-            result[name] = {"status": status, "message": _message(entry.get("message"))}
-    return result
-
-
-HIDDEN_MESSAGES = {
-    "error": "the model raised an exception on the hidden inputs (its message is withheld: it could "
-    "contain hidden data); check that it runs on the public inputs",
-    "refused": "the model's output on the hidden inputs was not usable (details withheld); check its "
-    "output type and length on the public inputs",
-}
-MAX_LABEL_CHARS = 100
-
-
-def validate_prediction(document: dict[str, Any], stage: Stage) -> dict[str, Any]:
-    """One model-on-input result, checked against its adapter: ``{"status", "value"?, "message"?}``.
-
-    For a hidden input set, messages from the kernel are replaced by the grader's own: the
-    student's exception text could quote the hidden rows, and would reach their feedback.
-    """
-    entry = document.get("prediction")
-    if not isinstance(entry, dict) or entry.get("status") not in PREDICTION_STATUSES:
-        raise HarvestError("harvest output has no usable 'prediction' entry")
-    status = entry["status"]
-    if status != "ok":
-        if stage.hidden:
-            variable = stage.config.get("model", {}).get("variable", stage.model)
-            own = {"missing": f"{variable} is not defined", "none": f"{variable} is still None"}
-            return {"status": status, "message": own.get(status) or HIDDEN_MESSAGES[status]}
-        return {"status": status, "message": _message(entry.get("message"))}
-    try:
-        return {"status": "ok", "value": _check_value(entry.get("value"), stage)}
-    except HarvestError as exc:
-        message = HIDDEN_MESSAGES["refused"] if stage.hidden else str(exc)
-        return {"status": "refused", "message": message}
-
-
-def _check_value(value: Any, stage: Stage) -> Any:
-    """The shape each adapter must return: one float (cv), else one plain item per input row."""
-    if stage.adapter == "sklearn_cv":
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
-            raise HarvestError("cross-validated accuracy must be a number in [0, 1]")
-        return float(value)
-    if not isinstance(value, list):
-        raise HarvestError("predictions must be a list")
-    if stage.rows is not None and len(value) != stage.rows:
-        raise HarvestError(f"expected {stage.rows} predictions, got {len(value)}")
-    if stage.adapter == "row_predicate":
-        ok = all(isinstance(v, bool) for v in value)
-    elif stage.adapter == "torch_classifier":
-        ok = all(isinstance(v, int) and not isinstance(v, bool) for v in value)
-    else:  # sklearn_predict: class labels (strings or numbers)
-        ok = all(
-            (isinstance(v, str) and len(v) <= MAX_LABEL_CHARS)
-            or (isinstance(v, (int, float)) and not isinstance(v, bool))
-            for v in value
-        )
-    if not ok:
-        raise HarvestError(f"predictions of the wrong type for adapter {stage.adapter}")
-    return value

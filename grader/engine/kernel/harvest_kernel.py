@@ -1,6 +1,6 @@
 """Harvest code that runs INSIDE the student's kernel, after the student's cells.
 
-This file is sent as source text (``grader.harvest`` appends a call to ``main``); it must stay
+This file is sent as source text (``grader.engine.harvest_plan`` appends a call to ``main``); it must stay
 self-contained: the grader package is not visible inside the sandbox. It reads the answer
 variables the rubric names and runs the student's models on input files, and writes one JSON
 document to the path it is given. Nothing here is trusted by the grader: the file is read back
@@ -155,7 +155,13 @@ def harvest_answers(user_ns, config):
             answers[name] = {"status": "refused", "message": "nested too deeply"}
         except Exception as exc:
             answers[name] = {"status": "refused", "message": "conversion raised " + _message(exc)}
-    return {"answers": answers}
+    document = {"answers": answers}
+    if "models" in config:  # which model variables exist: stages of absent models need not run
+        document["models"] = {
+            name: "missing" if name not in user_ns else "none" if user_ns[name] is None else "present"
+            for name in config["models"]
+        }
+    return document
 
 
 def _load_input(spec):

@@ -82,7 +82,7 @@ class _BoundedLog:
         return data
 
 
-class SandboxProvisioner(LocalProvisioner):  # type: ignore[misc]
+class SandboxProvisioner(LocalProvisioner):
     """Launches the kernel command through ``Sandbox.wrap`` with ``Sandbox.environment()``.
 
     Killing also calls ``Sandbox.kill_all`` so that everything the kernel forked dies with it,
@@ -97,7 +97,7 @@ class SandboxProvisioner(LocalProvisioner):  # type: ignore[misc]
         its parent looks like pid 1, as it does inside a PID namespace. The process group is
         not recorded (``pgid`` None), so a signal can never reach the grader's own group.
         """
-        km = self.parent
+        km = self._manager()
         sandbox: Sandbox = km.sandbox
         self.process = subprocess.Popen(
             sandbox.wrap(list(cmd)),
@@ -115,20 +115,27 @@ class SandboxProvisioner(LocalProvisioner):  # type: ignore[misc]
         self.cwd = kwargs.get("cwd") or str(km.workdir)
         return self.connection_info
 
+    def _manager(self) -> SandboxKernelManager:
+        """The manager that made this provisioner (jupyter_client sets ``parent``)."""
+        manager = self.parent
+        if not isinstance(manager, SandboxKernelManager):
+            raise TypeError("SandboxProvisioner runs only under a SandboxKernelManager")
+        return manager
+
     async def kill(self, restart: bool = False) -> None:
         if self.process is not None:
             try:
                 self.process.kill()
             except OSError:
                 pass
-        self.parent.sandbox.kill_all()
+        self._manager().sandbox.kill_all()
 
     async def terminate(self, restart: bool = False) -> None:
         # No polite SIGTERM: the kernel is untrusted and may ignore it; stop everything at once.
         await self.kill(restart=restart)
 
 
-class SandboxKernelManager(AsyncKernelManager):  # type: ignore[misc]
+class SandboxKernelManager(AsyncKernelManager):
     """An AsyncKernelManager bound to one run's sandbox and IPC directory.
 
     Connection file and sockets live in ``ipc_dir`` (visible at the same path inside the
