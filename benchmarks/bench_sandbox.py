@@ -1,12 +1,14 @@
 """Benchmark: the sandbox's cost, measured side by side in one run.
 
 * A trivial notebook (one cell) run plainly (nbclient with the stock kernel, as an instructor
-  would without the grader), through ``run_notebook`` with the process backend, and with the
-  sandbox (bwrap by default), interleaved, several times; prints the medians and the absolute
-  overhead of the sandbox over plain execution (target <= 0.5 s).
-* The hw2 reference notebook run plainly and in the sandbox, one after the other in the same
-  process; prints both wall times and the ratio (target <= 1.05), and whether the harvested
-  answers are the same.
+  would without the grader), through ``run_notebook`` with the process backend, with the
+  sandbox (bwrap by default) on the grader's own interpreter, and with the sandbox on hw2's
+  kernel environment, interleaved, several times; prints the medians, the overhead of the
+  sandbox over plain execution (target <= 0.5 s) and of the separate environment over the
+  grader's interpreter (target <= 0.1 s).
+* The hw2 reference notebook run plainly and in the sandbox (both on hw2's environment), one
+  after the other in the same process; prints both wall times and the ratio (target <= 1.05),
+  and whether the harvested answers are the same.
 
 Usage:  .venv/bin/python benchmarks/bench_sandbox.py [--backend bwrap] [--repeat 5]
         [--reference-repeat 1] [--data DIR] [--notebook PATH] [--skip-reference]
@@ -18,6 +20,7 @@ ratio is what to read. ``plain_execute`` is also used by the tests to get plain 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import shutil
@@ -37,13 +40,26 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from grader.engine import (  # noqa: E402
-    DEFAULT_ENV,
-    harvest_read,  # noqa: E402
-    run_notebook,
-)
+from grader.engine import DEFAULT_ENV, harvest_read, run_notebook  # noqa: E402
 from grader.engine import harvest_plan as harvest  # noqa: E402
+from grader.engine.run import FROM_ASSIGNMENT  # noqa: E402
 from grader.limits import Limits  # noqa: E402
+
+
+def _kernel_manager(python: str, work: Path) -> Any:
+    """A stock kernel manager for ``python``'s ipykernel (a kernel spec written into ``work``)."""
+    from jupyter_client.kernelspec import KernelSpecManager
+    from jupyter_client.manager import AsyncKernelManager
+
+    spec_dir = work / "kernels" / "bench"
+    spec_dir.mkdir(parents=True)
+    argv = [python, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    (spec_dir / "kernel.json").write_text(
+        json.dumps({"argv": argv, "display_name": "bench", "language": "python"})
+    )
+    return AsyncKernelManager(
+        kernel_name="bench", kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(work / "kernels")])
+    )
 
 
 def plain_execute(
@@ -53,9 +69,11 @@ def plain_execute(
     *,
     env: dict[str, str] | None = None,
     timeout: float = 1800,
+    python: str | None = None,
 ) -> tuple[float, dict[str, Any]]:
-    """Run ``notebook`` with stock nbclient and the stock kernel (no sandbox, no limits), then
-    read ``answers`` with the same in-kernel harvest code. Returns (wall seconds, answers)."""
+    """Run ``notebook`` with stock nbclient and a stock kernel (no sandbox, no limits): the
+    grader's own, or ``python``'s (an assignment's environment), then read ``answers`` with the
+    same in-kernel harvest code. Returns (wall seconds, answers)."""
     nb = nbformat.read(str(notebook), as_version=4)
     work = Path(tempfile.mkdtemp(prefix="bench-plain-"))
     try:
@@ -66,6 +84,7 @@ def plain_execute(
         kernel_env = {**os.environ, **DEFAULT_ENV, "ASSIGNMENT_DATA": str(data_dir / "public"), **(env or {})}
         client = NotebookClient(
             nb,
+            km=_kernel_manager(python, work) if python else None,
             kernel_name="python3",
             timeout=int(timeout),
             allow_errors=True,
@@ -83,11 +102,19 @@ def plain_execute(
 
 
 def sandbox_execute(
-    notebook: Path, assignment: Any, data_dir: Path, backend: str, out: Path, run_id: str
+    notebook: Path,
+    assignment: Any,
+    data_dir: Path,
+    backend: str,
+    out: Path,
+    run_id: str,
+    kernel: Any = FROM_ASSIGNMENT,
 ) -> tuple[float, dict[str, Any]]:
     limits = Limits(cell_timeout=1800, notebook_timeout=7200)
     started = time.perf_counter()
-    record = run_notebook(notebook, assignment, data_dir, out, run_id=run_id, backend=backend, limits=limits)
+    record = run_notebook(
+        notebook, assignment, data_dir, out, run_id=run_id, backend=backend, limits=limits, kernel=kernel
+    )
     elapsed = time.perf_counter() - started
     if record["status"] != "completed":
         raise SystemExit(f"{backend} run of {notebook.name} failed: {record['status']}: {record['message']}")
@@ -123,35 +150,53 @@ def trivial_assignment() -> SimpleNamespace:
     return SimpleNamespace(name="trivial", parts=[], answers={}, models={}, inputs={}, free_text=[])
 
 
-def bench_trivial(backend: str, repeat: int, data_dir: Path, work: Path) -> None:
+def bench_trivial(backend: str, repeat: int, data_dir: Path, work: Path, environment: Any) -> None:
+    """Plain, process, the sandbox on the grader's own interpreter (as before environments) and
+    the sandbox on the assignment's environment, interleaved."""
     notebook = work / "trivial.ipynb"
     nbformat.write(new_notebook(cells=[new_code_cell("x = 1 + 1")]), str(notebook))
     assignment = trivial_assignment()
-    times: dict[str, list[float]] = {"plain": [], "process": [], backend: []}
+    with_env = f"{backend}+env"
+    times: dict[str, list[float]] = {"plain": [], "process": [], backend: [], with_env: []}
     for i in range(repeat):  # interleaved, so load changes hit every variant alike
         times["plain"].append(plain_execute(notebook, data_dir, [])[0])
         times["process"].append(
-            sandbox_execute(notebook, assignment, data_dir, "process", work / "out", f"p{i}")[0]
+            sandbox_execute(notebook, assignment, data_dir, "process", work / "out", f"p{i}", kernel=None)[0]
         )
         times[backend].append(
-            sandbox_execute(notebook, assignment, data_dir, backend, work / "out", f"s{i}")[0]
+            sandbox_execute(notebook, assignment, data_dir, backend, work / "out", f"s{i}", kernel=None)[0]
         )
-    med = {k: statistics.median(v) for k, v in times.items()}
+        if environment is not None:
+            times[with_env].append(
+                sandbox_execute(
+                    notebook, assignment, data_dir, backend, work / "out", f"e{i}", kernel=environment
+                )[0]
+            )
+    med = {k: statistics.median(v) for k, v in times.items() if v}
     print(f"trivial notebook, {repeat} interleaved runs each (median wall seconds):")
     for name, value in med.items():
         spread = f"min {min(times[name]):.3f} max {max(times[name]):.3f}"
-        print(f"  {name:8s} {value:7.3f} s   ({spread})")
+        print(f"  {name:12s} {value:7.3f} s   ({spread})")
     overhead = med[backend] - med["plain"]
     verdict = "OK" if overhead <= 0.5 else "OVER TARGET"
     print(f"  sandbox overhead over plain: {overhead:+.3f} s (target <= 0.5 s): {verdict}")
     print(f"  {backend} over process backend: {med[backend] - med['process']:+.3f} s")
+    if with_env in med:
+        extra = med[with_env] - med[backend]
+        print(
+            f"  the assignment's environment ({environment.key}) over the grader's interpreter: {extra:+.3f} s "
+            f"(target <= 0.1 s): {'OK' if extra <= 0.1 else 'OVER TARGET'}"
+        )
 
 
 def bench_reference(notebook: Path, backend: str, data_dir: Path, work: Path, repeat: int = 1) -> None:
     """Plain and sandboxed runs of the reference, alternating (ABBA...) so drift hits both."""
     from grader.assignment import load_assignment
+    from grader.environment import for_assignment
 
     assignment = load_assignment("hw2")
+    environment = for_assignment(assignment)  # plain execution uses the same interpreter and packages
+    python = str(environment.python) if environment is not None else None
     names = list(assignment.answers)
     shown = notebook.relative_to(REPO) if notebook.is_relative_to(REPO) else notebook
     print(f"reference notebook {shown}, {repeat} run(s) each, alternating:")
@@ -162,7 +207,7 @@ def bench_reference(notebook: Path, backend: str, data_dir: Path, work: Path, re
         order = ("plain", "sandbox") if i % 2 == 0 else ("sandbox", "plain")
         for kind in order:
             if kind == "plain":
-                seconds, plain_answers = plain_execute(notebook, data_dir, names)
+                seconds, plain_answers = plain_execute(notebook, data_dir, names, python=python)
                 plain_times.append(seconds)
                 print(f"  plain    {seconds:8.1f} s")
             else:
@@ -194,15 +239,19 @@ def main() -> None:
     parser.add_argument("--reference-repeat", type=int, default=1, help="runs of the reference, each way")
     parser.add_argument("--skip-reference", action="store_true")
     args = parser.parse_args()
+    from grader.assignment import load_assignment
+    from grader.environment import for_assignment
+
+    hw2 = load_assignment("hw2")
+    environment = for_assignment(hw2)  # EnvironmentNotBuilt names `grader env build hw2`
     if args.data is None:
-        from grader.assignment import load_assignment
         from grader.datasets import ensure_data
 
-        args.data = ensure_data(load_assignment("hw2"))
+        args.data = ensure_data(hw2)
     work = Path(tempfile.mkdtemp(prefix="bench-sandbox-"))
     try:
         print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
-        bench_trivial(args.backend, args.repeat, args.data, work)
+        bench_trivial(args.backend, args.repeat, args.data, work, environment)
         if not args.skip_reference:
             bench_reference(args.notebook.resolve(), args.backend, args.data, work, args.reference_repeat)
     finally:

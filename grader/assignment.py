@@ -1,7 +1,10 @@
 """Resolve an assignment (its rubric file and the files the rubric names) into one object.
 
-A rubric file *is* the assignment: every other path is relative to it, so a second assignment
-(for instance ``tests/assignments/toy/toy.yaml``) is graded with no code change.
+An assignment is a folder of files: the rubric, the master notebook, an optional data builder,
+the data, and the derived template, reference and expected.json. Every path in the rubric is
+relative to the rubric file, so an assignment anywhere on disk is graded with no code change.
+``find_rubric`` accepts the folder, the rubric file, or a bare name (``rubrics/<name>.yaml`` of
+this repository or of the current directory); docs/AUTHORING.md describes the layouts.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import yaml
 
 from grader.rubric import AssignmentError, validate_rubric
 
-__all__ = ["Assignment", "AssignmentError", "find_rubric", "load_assignment", "load_yaml"]
+__all__ = ["Assignment", "AssignmentError", "find_rubric", "load_assignment", "load_yaml", "rubric_in_folder"]
 
 # libyaml's safe loader where PyYAML was built with it (about 10 times faster on a rubric)
 _SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -79,24 +82,99 @@ class Assignment:
     def rubric_sha256(self) -> str:
         return hashlib.sha256(self.rubric_path.read_bytes()).hexdigest()
 
+    @property
+    def master(self) -> Path | None:
+        """The master notebook (``master:``), from which ``grader assign`` derives the others."""
+        value = self.rubric.get("master")
+        return self.resolve(value) if value else None
+
+    def notebook_entries(self) -> list[dict[str, Any]]:
+        """Each notebook of the assignment as ``{name, master?, template?, reference?}`` (paths as
+        the rubric writes them): the ``notebooks:`` list, or the top-level keys of a one-notebook
+        rubric."""
+        listed = self.rubric.get("notebooks")
+        if listed:
+            return [dict(entry) for entry in listed]
+        entry = {k: self.rubric[k] for k in ("master", "template", "reference") if self.rubric.get(k)}
+        return [{"name": Path(str(entry.get("template", self.name))).stem, **entry}]
+
+    def notebook_templates(self) -> list[Path]:
+        """The notebook files students get (the file names their submissions should carry)."""
+        return [self.resolve(e["template"]) for e in self.notebook_entries() if e.get("template")]
+
+    @property
+    def command_ref(self) -> str:
+        """How to name this assignment on a command line so that the command finds it again:
+        the bare name for a rubric in this repository's rubrics/, else the rubric's path."""
+        if self.rubric_path == (RUBRICS_DIR / f"{self.name}.yaml").resolve():
+            return self.name
+        try:
+            return os.path.relpath(self.rubric_path)
+        except ValueError:  # another drive (Windows)
+            return str(self.rubric_path)
+
 
 def load_yaml(text: str) -> Any:
     """YAML text as plain data (safe loading only: no Python objects), libyaml where available."""
     return yaml.load(text, Loader=_SAFE_LOADER)
 
 
+RUBRIC_NAMES = ("rubric.yaml", "rubric.yml")
+
+
+def _looks_like_rubric(path: Path) -> bool:
+    """A YAML file that declares ``schema_version`` and ``assignment`` at the top (cheap test)."""
+    try:
+        head = path.read_text(encoding="utf-8")[:20_000]
+    except (OSError, UnicodeDecodeError):
+        return False
+    keys = {line.split(":", 1)[0] for line in head.splitlines() if line[:1].isalpha() and ":" in line}
+    return {"schema_version", "assignment"} <= keys
+
+
+def rubric_in_folder(folder: Path) -> Path:
+    """The rubric of an assignment folder: ``rubric.yaml``; else the one rubric-like YAML file in
+    it; else, for a course repository's ``reference/<name>/`` or ``student_template/<name>/``,
+    ``rubrics/<name>.yaml`` beside them."""
+    for name in RUBRIC_NAMES:
+        if (folder / name).is_file():
+            return (folder / name).resolve()
+    found = sorted(p for p in [*folder.glob("*.yaml"), *folder.glob("*.yml")] if _looks_like_rubric(p))
+    if len(found) == 1:
+        return found[0].resolve()
+    if len(found) > 1:
+        names = ", ".join(p.name for p in found)
+        raise AssignmentError(f"folder {folder} holds several rubrics ({names}); name the one you mean")
+    resolved = folder.resolve()
+    if resolved.parent.name in ("reference", "student_template"):
+        course = resolved.parent.parent / "rubrics" / f"{resolved.name}.yaml"
+        if course.is_file():
+            return course
+    raise AssignmentError(
+        f"folder {folder} is not an assignment: it has no rubric.yaml "
+        "(start one with `grader new NAME`, or see docs/AUTHORING.md)"
+    )
+
+
 def find_rubric(name_or_path: str | os.PathLike[str]) -> Path:
-    """A bare name means ``rubrics/<name>.yaml`` in this repository; anything else is a path."""
+    """The rubric file of an assignment given as its folder, its rubric file, or a bare name
+    (``rubrics/<name>.yaml`` in this repository, else in the current directory)."""
     candidate = Path(name_or_path)
-    if candidate.suffix in {".yaml", ".yml"} or candidate.exists():
+    if candidate.is_dir():
+        return rubric_in_folder(candidate)
+    if candidate.suffix in {".yaml", ".yml"} or candidate.exists() or len(candidate.parts) > 1:
         if not candidate.is_file():
             raise AssignmentError(f"rubric file {candidate} does not exist")
         return candidate.resolve()
-    path = RUBRICS_DIR / f"{name_or_path}.yaml"
-    if not path.is_file():
-        known = sorted(p.stem for p in RUBRICS_DIR.glob("*.yaml"))
-        raise AssignmentError(f"unknown assignment {name_or_path!r}; known: {', '.join(known) or 'none'}")
-    return path
+    for rubrics in (RUBRICS_DIR, Path.cwd() / "rubrics"):
+        path = rubrics / f"{name_or_path}.yaml"
+        if path.is_file():
+            return path.resolve()
+    known = sorted(p.stem for p in RUBRICS_DIR.glob("*.yaml"))
+    raise AssignmentError(
+        f"unknown assignment {name_or_path!r}: give its folder or rubric file "
+        f"(known by name: {', '.join(known) or 'none'})"
+    )
 
 
 def load_assignment(name_or_path: str | os.PathLike[str]) -> Assignment:

@@ -3,10 +3,12 @@
 The coordinator alone writes results, the moment each future completes (``save_result``:
 results/<id>.json atomically, then a line in results.jsonl). ``rebuild_jsonl`` runs when a batch
 starts and ends, so a run killed at any instant (even SIGKILL) loses no row and duplicates none
-once the same command runs again. A rerun skips a submission whose stored result has the same
-``content_hash`` (notebook, rubric, expected.json, data manifest) and a final status (``graded``,
-``timeout``, ``invalid_notebook``); ``error`` and ``sandbox_error`` rows are retried, ``force``
-regrades all. The same loop drives the local pool and Dask (grader.executors).
+once the same command runs again. A rerun skips a submission whose stored result has both keys
+unchanged (grader.keys) and a final status (``graded``, ``timeout``, ``invalid_notebook``); one
+whose scoring key alone changed, or whose stored run's harvest plan still covers the rubric, is
+rescored from OUT/run/<id>.json without running anything (grader.rescore.in_batch); ``error`` and
+``sandbox_error`` rows are retried, ``force`` regrades all. The same loop drives the local pool
+and Dask (grader.executors).
 """
 
 from __future__ import annotations
@@ -14,21 +16,21 @@ from __future__ import annotations
 import concurrent.futures as cf
 import contextlib
 import json
-import os
 import signal
 import threading
 import time
 import traceback
 from collections import Counter, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from grader.datasets import DataError
+from grader.environment import KernelEnvironmentError
 from grader.executors import (
-    GPU_ENV,
     MAX_ATTEMPTS,
+    WATCH_EVERY_S,
     Executor,
     ExecutorError,
     SlurmOptions,
@@ -39,8 +41,10 @@ from grader.grading import GradeOptions, error_result, grade_one
 from grader.intake import Intake, IntakeError, Rejected, collect
 from grader.progress import BatchProgress
 from grader.publish import publish
+from grader.rescore.in_batch import describe_reasons, rescore_in_batch, triage
 from grader.results import load_results, rebuild_jsonl, result_path, save_result
 from grader.submission import Submission
+from grader.tasks import Task, run_task
 
 EXIT_OK = 0
 EXIT_OUTPUTS = 1  # every result is saved, but the class summary or an export could not be written
@@ -48,10 +52,7 @@ EXIT_USAGE = 2  # bad arguments, unknown assignment, no GPU where one is needed
 EXIT_INCOMPLETE = 3  # some submissions could not be graded (status error or sandbox_error)
 EXIT_INTERRUPTED = 130  # Ctrl-C: finished results are kept, rerun to resume
 
-FINAL = frozenset({"graded", "timeout", "invalid_notebook"})  # a rerun skips these when unchanged
 NOT_GRADED = frozenset({"error", "sandbox_error"})
-
-Task = Callable[[Submission, GradeOptions], dict[str, Any]]
 
 
 class BatchError(RuntimeError):
@@ -64,13 +65,23 @@ class BatchSummary:
 
     out_dir: Path
     total: int = 0
-    graded_now: int = 0
+    graded_now: int = 0  # executed now
+    rescored: int = 0  # scored again from their stored runs (only the scoring key changed)
     skipped: int = 0
     retried: int = 0
     interrupted: bool = False
     statuses: Counter[str] = field(default_factory=Counter)
     not_graded: list[str] = field(default_factory=list)  # ids with status error/sandbox_error
     output_errors: list[str] = field(default_factory=list)  # summary/exports that failed
+
+    def count(self, document: dict[str, Any]) -> None:
+        """Count one submission's result by its status (every result of the batch, skipped too)."""
+        status = str(document.get("status"))
+        self.statuses[status] += 1
+        if status in NOT_GRADED:
+            self.not_graded.append(str(document.get("id")))
+
+    reasons: dict[str, list[str]] = field(default_factory=dict)  # why one graded before ran again
     wall_s: float = 0.0
 
     @property
@@ -84,9 +95,12 @@ class BatchSummary:
     def describe(self) -> str:
         counts = ", ".join(f"{n} {status}" for status, n in sorted(self.statuses.items())) or "nothing"
         text = (
-            f"{self.total} submission(s): {counts}; {self.graded_now} graded now, {self.skipped} unchanged "
-            f"(skipped) in {self.wall_s:.1f} s. Results: {self.out_dir / 'results.jsonl'}"
+            f"{self.total} submission(s): {counts}; {self.graded_now} executed, {self.rescored} rescored "
+            f"from stored runs, {self.skipped} unchanged (skipped) in {self.wall_s:.1f} s. "
+            f"Results: {self.out_dir / 'results.jsonl'}"
         )
+        for line in describe_reasons(self.reasons):
+            text += f"\nExecuted again: {line}"
         if self.not_graded:
             text += f"\nCould not be graded: {', '.join(self.not_graded)} (see their result rows)"
         for problem in self.output_errors:
@@ -101,16 +115,7 @@ def submission_hash(submission: Submission, options: GradeOptions) -> str:
 
     ``options`` should already be resolved (grade_batch does it once for the batch).
     """
-    context = options.resolved().context
-    assert context is not None
-    return context.content_hash(Path(submission.path))
-
-
-def run_task(task: Task, submission: Submission, options: GradeOptions) -> dict[str, Any]:
-    """What runs on a worker: ``task`` (grade_one), on this worker's pinned GPU if it needs one."""
-    if submission.needs_gpu and options.gpu is None and os.environ.get(GPU_ENV):
-        options = replace(options, gpu=os.environ[GPU_ENV])
-    return task(submission, options)
+    return options.resolved().keys(Path(submission.path)).content_hash
 
 
 def crash_result(
@@ -159,6 +164,8 @@ def grade_batch(
     rebuild_jsonl(out_dir)  # repair whatever a killed run left behind
     try:
         options = options.resolved()  # data built once here, not by every worker at once
+    except KernelEnvironmentError as exc:
+        raise BatchError(str(exc)) from exc
     except (DataError, OSError, ValueError) as exc:
         raise BatchError(f"the assignment's data cannot be prepared: {exc}") from exc
     options = replace(options, out_dir=out_dir)  # absolute, like the context's paths: workers have any cwd
@@ -173,22 +180,20 @@ def grade_batch(
         )
         if not unchanged:
             save_result(out_dir, document)
-        _count(summary, document)
+        summary.count(document)
 
-    jobs: list[Submission] = []
-    for submission in intake.submissions:
-        stored = _stored(out_dir, submission.id)
-        if (
-            not force
-            and stored is not None
-            and stored.get("status") in FINAL
-            and stored.get("content_hash") == submission_hash(submission, options)
-        ):
-            summary.skipped += 1
-            _count(summary, stored)
-        else:
-            jobs.append(submission)
+    triaged = triage(intake.submissions, options, force=force)
+    summary.skipped = len(triaged.skipped)
+    for stored in triaged.skipped:
+        summary.count(stored)
     summary.total = len(intake.submissions) + len(intake.rejected)
+    if triaged.rescore:
+        with _sigterm_interrupts():
+            summary.rescored, summary.interrupted = rescore_in_batch(
+                triaged, options, workers=workers, on_document=lambda doc: summary.count(doc)
+            )
+    summary.reasons = triaged.reasons
+    jobs = [] if summary.interrupted else triaged.execute
 
     if jobs:
         try:
@@ -270,13 +275,6 @@ def _stored(out_dir: Path, submission_id: str) -> dict[str, Any] | None:
         return None
 
 
-def _count(summary: BatchSummary, document: dict[str, Any]) -> None:
-    status = str(document.get("status"))
-    summary.statuses[status] += 1
-    if status in NOT_GRADED:
-        summary.not_graded.append(str(document.get("id")))
-
-
 def _drive(
     jobs: list[Submission],
     options: GradeOptions,
@@ -301,7 +299,7 @@ def _drive(
     def finish(submission: Submission, document: dict[str, Any]) -> None:
         save_result(options.out_dir, document)
         summary.graded_now += 1
-        _count(summary, document)
+        summary.count(document)
         bar.done(document)
 
     while pending or in_flight:
@@ -318,9 +316,10 @@ def _drive(
                 slot = free_gpus.pop(0)
             submission = pending.popleft()
             task_options = replace(options, gpu=slot) if slot is not None else options
-            future = pool.submit(run_task, task, submission, task_options, gpu=submission.needs_gpu)
+            future = pool.grade(task, submission, task_options, gpu=submission.needs_gpu)
             in_flight[future] = (submission, slot)
-        done, _ = cf.wait(list(in_flight), return_when=cf.FIRST_COMPLETED)
+        done, _ = cf.wait(list(in_flight), timeout=WATCH_EVERY_S, return_when=cf.FIRST_COMPLETED)
+        bar.workers(pool.watch({future: s.id for future, (s, _) in in_flight.items()}))
         if not pool.retries_deaths and any(isinstance(f.exception(), WorkerDied) for f in done):
             # A dead worker breaks the whole local pool: collect every task it held, then rebuild.
             done, _ = cf.wait(list(in_flight), return_when=cf.ALL_COMPLETED)

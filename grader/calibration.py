@@ -16,7 +16,6 @@ from typing import Any
 
 from grader.assignment import Assignment
 from grader.datasets import resolve_profile
-from grader.engine import run_notebook
 from grader.expected import (
     SCHEMA_VERSION,
     SEED_ENV,
@@ -27,7 +26,8 @@ from grader.expected import (
 )
 from grader.records import RunRecord
 from grader.results import write_json_atomic
-from grader.scoring import KINDS, observe_item
+from grader.runstore import RunStore, run_or_reuse
+from grader.scoring import KINDS, SUMMARISERS, observe_item
 from grader.scoring.context import ScoreContext, Unanswered
 
 
@@ -76,7 +76,8 @@ def summarise_runs(
     for item in assignment.items:
         if item["id"] not in observations:
             continue
-        entry: dict[str, Any] = {"kind": item["kind"], "observed": summarise(observations[item["id"]])}
+        summariser = SUMMARISERS.get(item["kind"], summarise)
+        entry: dict[str, Any] = {"kind": item["kind"], "observed": summariser(observations[item["id"]])}
         if item["kind"] == "threshold":
             entry["threshold"] = threshold_margin(item, entry["observed"], profile)
         items[item["id"]] = entry
@@ -107,6 +108,19 @@ def _template_summary(assignment: Assignment, run: RunRecord | None) -> dict[str
     return {
         "status": run.get("status"),
         "figures": {part["id"]: ctx.figures(part["id"]) for part in assignment.parts},
+        # which cells draw them (by content): only a notebook that kept them has them to discount
+        "figure_cells": {
+            part["id"]: sorted(
+                {
+                    str(cell["source_sha256"])
+                    for cell in run.get("cells") or []
+                    if cell.get("part") == part["id"]
+                    and int(cell.get("figures") or 0) > 0
+                    and cell.get("source_sha256")
+                }
+            )
+            for part in assignment.parts
+        },
     }
 
 
@@ -118,12 +132,18 @@ def calibrate(
     backend: str = "auto",
     out: Path | None = None,
     work_dir: Path | None = None,
+    store: RunStore | None = None,
+    reuse_only: bool = False,
+    counts: dict[str, int] | None = None,
 ) -> dict[str, Any]:
     """Run the reference ``seeds`` times (GRADER_SEED = 0..seeds-1) and the template once, and
     write expected.json.
 
     ``out`` defaults to the rubric's ``expected:`` path. Executed notebooks and RunRecords go to
-    ``work_dir`` (a temporary directory, removed afterwards, when not given).
+    ``work_dir`` (a temporary directory, removed afterwards, when not given). With ``store``, a
+    stored run with the same execution inputs and a covering harvest plan is reused instead of
+    executed (``reuse_only``: never execute; ``NotStored`` says which run is missing and why);
+    ``counts`` receives how many runs were ``reused`` and ``executed``.
     """
     if seeds < 1:
         raise CalibrationError(f"--seeds must be at least 1, got {seeds}")
@@ -140,23 +160,31 @@ def calibrate(
         )
     scratch = Path(work_dir) if work_dir is not None else Path(tempfile.mkdtemp(prefix="grader-reference-"))
     try:
-        runs = []
-        for seed in range(seeds):
-            record = run_notebook(
-                assignment.reference,
+        tally = counts if counts is not None else {}
+        tally.update(reused=0, executed=0)
+
+        def run(notebook: Path, run_id: str, env: dict[str, str] | None) -> RunRecord:
+            record, reused = run_or_reuse(
+                notebook,
                 assignment,
                 Path(data_dir),
                 scratch,
-                run_id=f"reference-seed{seed}",
+                run_id=run_id,
+                store=store,
+                env=env,
                 backend=backend,
-                env={SEED_ENV: str(seed)},
+                reuse_only=reuse_only,
             )
-            runs.append((seed, record))
+            tally["reused" if reused else "executed"] += 1
+            return record
+
+        runs = [
+            (seed, run(assignment.reference, f"reference-seed{seed}", {SEED_ENV: str(seed)}))
+            for seed in range(seeds)
+        ]
         template_run = None
         if assignment.template is not None and assignment.template.is_file():
-            template_run = run_notebook(
-                assignment.template, assignment, Path(data_dir), scratch, run_id="template", backend=backend
-            )
+            template_run = run(assignment.template, "template", None)
         expected = summarise_runs(assignment, runs, Path(data_dir), template_run=template_run)
     finally:
         if work_dir is None:

@@ -12,16 +12,26 @@ import click
 
 # command name -> ("module in grader.commands", "click command object name", "one-line help")
 COMMANDS: dict[str, tuple[str, str, str]] = {
+    "assign": ("assign", "assign", "Build the template and reference from a master notebook; release-check."),
     "data": ("data", "data", "Write an assignment's public and hidden data files."),
+    "env": (
+        "env",
+        "env",
+        "Build and list an assignment's kernel environment (the packages notebooks may import).",
+    ),
     "run": ("run", "run", "Execute one notebook in the sandbox and harvest its answers (no scoring)."),
     "reference": ("reference", "reference", "Run the reference over several seeds and write expected.json."),
     "grade": ("grade", "grade", "Grade notebooks, folders or LMS exports; write results and reports."),
     "check": ("check", "check", "Self-check a notebook on public data before submitting."),
     "release-check": ("release_check", "release_check", "Check an assignment is ready to hand out."),
+    "import": ("import_cmd", "import_assignment", "Import an otter master notebook as an assignment folder."),
+    "new": ("new", "new", "Scaffold a new assignment folder that release-check accepts."),
     "manual": ("manual", "manual", "Export pending free-text answers and merge manual marks back."),
     "report": ("report", "report", "Re-render feedback and summary reports from results."),
+    "rescore": ("rescore", "rescore", "Score stored runs again after a rubric edit; print who moved."),
     "review": ("review", "review", "Serve a local web app for marking, overrides and regrade requests."),
     "regrades": ("regrades", "regrades", "Import regrade requests (CSV) or list the open ones."),
+    "similarity": ("similarity", "similarity", "Rank pairs of submissions by shared code, results and text."),
     "gradescope": ("gradescope", "gradescope", "Run as a Gradescope autograder."),
     "worker": ("worker", "worker", "Start a Dask worker for distributed grading."),
 }

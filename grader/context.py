@@ -9,14 +9,17 @@ error row, the GPU decision and the scored rows always name the same profile and
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from grader.assignment import Assignment
 from grader.datasets import ensure_data, resolve_profile
+from grader.environment import KernelEnvironment, assignment_spec, for_assignment
 from grader.expected import check_current, expected_path_for, read_expected
+from grader.keys import ExecutionBasis, SubmissionKeys, execution_key, scoring_key
+from grader.keys.execution import sha256_file
+from grader.limits import Limits
 
 
 @dataclass(frozen=True)
@@ -29,7 +32,12 @@ class GradingContext:
     expected_path: Path | None
     expected: dict[str, Any] | None
     stale: tuple[str, ...] = ()  # why expected.json does not match rubric, reference and data
-    _hashed: tuple[tuple[str, bytes | None], ...] = field(default=(), repr=False)
+    # The kernel environment the notebooks run in (None: the grader's own interpreter); its
+    # hash enters the execution key through grader.keys.kernel_environment_fingerprint.
+    environment: KernelEnvironment | None = None
+    environment_sha256: str | None = None
+    basis: ExecutionBasis | None = field(default=None, repr=False)  # data, environment, harvest plan
+    scoring: str = ""  # the scoring key (grader.keys.scoring_key)
 
     @property
     def needs_gpu(self) -> bool:
@@ -39,7 +47,7 @@ class GradingContext:
 
     def warnings(self) -> list[str]:
         """Say when the metrics students are scored against are missing or out of date."""
-        path, name = self.expected_path, self.assignment.name
+        path, name = self.expected_path, self.assignment.command_ref
         if path is None:
             return []
         if self.expected is None:
@@ -55,17 +63,31 @@ class GradingContext:
             + f"): recalibrate with `grader reference {name}`"
         ]
 
-    def content_hash(self, notebook: Path) -> str:
-        """What a result depends on: the notebook's bytes, the rubric, expected.json, the data
-        manifest (as they were when the context was resolved). A rerun skips a submission whose
-        hash is unchanged; any change to one of these regrades it."""
-        digest = hashlib.sha256()
-        digest.update(b"notebook")
-        digest.update(_read(Path(notebook)) or b"<absent>")
-        for label, data in self._hashed:
-            digest.update(label.encode())
-            digest.update(data if data is not None else b"<absent>")
-        return digest.hexdigest()
+    def keys(
+        self,
+        notebook: Path,
+        *,
+        limits: Limits | None = None,
+        env: dict[str, str] | None = None,
+        public_only: bool = False,
+    ) -> SubmissionKeys:
+        """A notebook's execution key (its bytes, the data manifest, the kernel environment, the
+        harvest plan, ``limits``, ``env`` with the seed, ``public_only``) and the scoring key (the
+        rubric, expected.json, the profile), as they were when the context was resolved."""
+        basis = self.basis or ExecutionBasis.of(self.assignment, self.data_dir)
+        inputs = basis.inputs(sha256_file(Path(notebook)), limits=limits, env=env, public_only=public_only)
+        return SubmissionKeys(execution=execution_key(inputs), scoring=self.scoring, inputs=inputs)
+
+    def content_hash(
+        self,
+        notebook: Path,
+        *,
+        limits: Limits | None = None,
+        env: dict[str, str] | None = None,
+        public_only: bool = False,
+    ) -> str:
+        """What resume compares: equal exactly when both keys are (see ``keys``)."""
+        return self.keys(notebook, limits=limits, env=env, public_only=public_only).content_hash
 
 
 def _read(path: Path | None) -> bytes | None:
@@ -80,8 +102,12 @@ def resolve_context(
     """Resolve the data directory (the one given, or the profile's built-once cache), the profile
     (asked for, else the data's own, else the rubric's default), and that profile's expected.json.
 
-    Raises ``grader.datasets.DataError`` when the data cannot be prepared.
+    Raises ``grader.datasets.DataError`` when the data cannot be prepared, and
+    ``grader.environment.EnvironmentNotBuilt`` (naming `grader env build`) when the assignment
+    declares a kernel environment that is not built here: grading never installs anything.
     """
+    environment = for_assignment(assignment)
+    spec = assignment_spec(assignment)
     # a given directory is taken as it is (its manifest is checked where it is read)
     data = Path(data_dir if data_dir is not None else ensure_data(assignment, profile=profile)).resolve()
     profile = resolve_profile(assignment, data, profile)
@@ -89,11 +115,6 @@ def resolve_context(
     raw = _read(path)
     expected = read_expected(raw) if raw is not None else None
     stale = tuple(check_current(assignment, expected, data)) if expected is not None else ()
-    hashed = (
-        ("rubric", _read(assignment.rubric_path)),
-        ("expected", raw),
-        ("manifest", _read(data / "MANIFEST.json")),
-    )
     return GradingContext(
         assignment=assignment,
         data_dir=data,
@@ -101,5 +122,8 @@ def resolve_context(
         expected_path=path,
         expected=expected,
         stale=stale,
-        _hashed=hashed,
+        environment=environment,
+        environment_sha256=spec.sha256 if spec is not None else None,
+        basis=ExecutionBasis.of(assignment, data),
+        scoring=scoring_key(assignment.rubric, raw, profile, stale),
     )

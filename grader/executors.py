@@ -1,17 +1,21 @@
 """Where grading tasks run: a local process pool or a Dask cluster, behind one small interface.
 
-Both hand back ``concurrent.futures.Future`` objects, so the coordinator (grader.batch) has one
-code path: submit, wait for the first to finish, save its result. What differs is hidden here:
+Both hand back ``concurrent.futures.Future`` objects resolving to a result document, so the
+coordinator (grader.batch) has one code path: hand over a submission, wait for the first to
+finish, save its result. What differs is hidden behind ``Executor``:
 
-* ``LocalExecutor``: a process pool (forkserver: no threads of the coordinator are copied) whose
-  workers ignore Ctrl-C (the coordinator handles it) and run one BLAS/torch thread each. A worker
+* ``LocalExecutor`` (here): a process pool (forkserver: no threads of the coordinator are
+  copied) whose workers ignore Ctrl-C (the coordinator handles it) and run one BLAS/torch thread
+  each. The workers share the coordinator's disk: a task reads the notebook where it lies and
+  writes its run record, executed notebook and feedback into the output folder itself. A worker
   that dies breaks the whole pool in the standard library, so the pool is rebuilt and the
   coordinator retries the submissions that were in flight, a bounded number of times.
-* ``DaskExecutor``: ``Client.get_executor(pure=False)`` (two identical submissions stay two
-  tasks); GPU submissions carry ``resources={"GPU": 1}``. Worker deaths are retried by the
-  scheduler up to its ``allowed-failures`` and then surface as ``KilledWorker``.
+* ``DaskExecutor`` (grader.dask_executor): a LocalCluster, a scheduler address or file, or SLURM
+  jobs (grader.slurm). Tasks travel over the wire (grader.remote): workers need no shared file
+  system, and the coordinator alone writes the output folder.
 
-dask is imported only here and only when a Dask executor is made, so ``grader --help`` stays fast.
+``watch`` tells the coordinator which workers there are and what each runs (grader.worker_health).
+dask is imported only when a Dask executor is made, so ``grader --help`` stays fast.
 """
 
 from __future__ import annotations
@@ -20,16 +24,36 @@ import concurrent.futures as cf
 import multiprocessing
 import os
 import signal
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+from grader.slurm import SlurmError, SlurmOptions, slurm_cluster
+from grader.tasks import GPU_ENV, Task, run_task
+from grader.worker_health import WorkerActivity, pool_activity
+
+if TYPE_CHECKING:
+    from grader.grading import GradeOptions
+    from grader.submission import Submission
+
+__all__ = [
+    "GPU_ENV",
+    "MAX_ATTEMPTS",
+    "THREAD_VARS",
+    "WATCH_EVERY_S",
+    "Executor",
+    "ExecutorError",
+    "LocalExecutor",
+    "SlurmOptions",
+    "WorkerDied",
+    "make_executor",
+    "slurm_cluster",
+]
 
 # Environment for one-thread workers: numeric libraries read these when they start.
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
-GPU_ENV = "GRADER_GPU"  # set on a GPU worker: the GPU it is pinned to (passed on as GradeOptions.gpu)
 MAX_ATTEMPTS = 3  # how often a submission may kill its worker before it becomes an error row
+WATCH_EVERY_S = 2.0  # how often the coordinator looks at its workers
 
 
 class ExecutorError(RuntimeError):
@@ -53,22 +77,35 @@ class Executor(Protocol):
     def check(self, needs_gpu: bool) -> None:
         """Raise ExecutorError (clear message) when the batch cannot run here."""
 
-    def submit(self, fn: Callable[..., Any], *args: Any, gpu: bool = False) -> cf.Future:
-        """Start ``fn(*args)``; a future that raises WorkerDied if the worker dies."""
+    def grade(
+        self, task: Task, submission: Submission, options: GradeOptions, *, gpu: bool = False
+    ) -> cf.Future:
+        """Start ``task`` on ``submission``: a future of its result document, which raises
+        WorkerDied if the worker dies (``gpu``: only a GPU worker may run it)."""
 
     def recover(self) -> None:
         """Called after a WorkerDied: make the executor usable again."""
+
+    def watch(self, labels: Mapping[cf.Future, str]) -> list[WorkerActivity]:
+        """The workers now and what each runs (``labels``: the futures in flight, by submission);
+        also where lost SLURM jobs are submitted again. Called every couple of seconds."""
 
     def shutdown(self, *, cancel: bool = False) -> None:
         """Release workers; ``cancel`` stops running tasks now (Ctrl-C)."""
 
 
-def _relay(inner: Any, death: type[BaseException], describe: Callable[[BaseException], str]) -> cf.Future:
+def relay(
+    inner: Any,
+    death: type[BaseException],
+    describe: Callable[[BaseException], str],
+    transform: Callable[[Any], Any] | None = None,
+) -> cf.Future:
     """A concurrent.futures.Future mirroring ``inner`` (a pool or Dask future), where the executor's
-    own worker-death exception ``death`` becomes WorkerDied, so the coordinator sees one vocabulary."""
+    own worker-death exception ``death`` becomes WorkerDied, so the coordinator sees one vocabulary.
+    ``transform`` turns the inner result into the outer one (its exception becomes the outer's)."""
     outer: cf.Future = cf.Future()
 
-    def relay(done: Any) -> None:
+    def mirror(done: Any) -> None:
         if done.cancelled():
             outer.cancel()
             outer.set_running_or_notify_cancel()
@@ -78,10 +115,15 @@ def _relay(inner: Any, death: type[BaseException], describe: Callable[[BaseExcep
             outer.set_exception(WorkerDied(describe(error)))
         elif error is not None:
             outer.set_exception(error)
-        else:
+        elif transform is None:
             outer.set_result(done.result())
+        else:
+            try:
+                outer.set_result(transform(done.result()))
+            except Exception as exc:
+                outer.set_exception(exc)
 
-    inner.add_done_callback(relay)
+    inner.add_done_callback(mirror)
     return outer
 
 
@@ -132,9 +174,11 @@ class LocalExecutor:
                 "or grade them on a Dask cluster with GPU workers (grader worker --gpu ID)"
             )
 
-    def submit(self, fn: Callable[..., Any], *args: Any, gpu: bool = False) -> cf.Future:
-        return _relay(
-            self._pool.submit(fn, *args),
+    def grade(
+        self, task: Task, submission: Submission, options: GradeOptions, *, gpu: bool = False
+    ) -> cf.Future:
+        return relay(
+            self._pool.submit(run_task, task, submission, options),
             cf.process.BrokenProcessPool,
             lambda error: f"the worker process died ({error})",
         )
@@ -142,6 +186,9 @@ class LocalExecutor:
     def recover(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
         self._pool = self._new_pool()
+
+    def watch(self, labels: Mapping[cf.Future, str]) -> list[WorkerActivity]:
+        return pool_activity(self.workers, labels.values())
 
     def shutdown(self, *, cancel: bool = False) -> None:
         if cancel:
@@ -157,178 +204,6 @@ class LocalExecutor:
                     process.kill()
         else:
             self._pool.shutdown(wait=True)
-
-
-# ------------------------------------------------------------------------------------- Dask
-
-
-@dataclass
-class SlurmOptions:
-    """Options of ``grader grade --slurm``: one single-threaded worker per SLURM job."""
-
-    jobs: int = 4
-    partition: str | None = None
-    account: str | None = None
-    walltime: str = "02:00:00"
-    memory: str = "8GB"
-    gpus_per_job: int = 0
-    python: str | None = None
-    extra_directives: list[str] = field(default_factory=list)
-    interface: str | None = None
-
-
-def _walltime_seconds(walltime: str) -> int:
-    """``[D-]HH:MM:SS`` (or ``MM:SS``) in seconds, to fit worker lifetimes under it."""
-    days = 0
-    if "-" in walltime:
-        day_text, walltime = walltime.split("-", 1)
-        days = int(day_text)
-    parts = [int(p) for p in walltime.split(":")]
-    while len(parts) < 3:
-        parts.insert(0, 0)
-    hours, minutes, seconds = parts
-    return ((days * 24 + hours) * 60 + minutes) * 60 + seconds
-
-
-def slurm_cluster(options: SlurmOptions) -> Any:
-    """A dask-jobqueue SLURMCluster whose workers each run one grading task at a time.
-
-    Workers retire 10 minutes before the walltime (``--lifetime``, staggered) so SLURM never
-    kills one in the middle of a notebook; the cluster's adaptive scaling replaces them.
-    """
-    from dask_jobqueue import SLURMCluster
-
-    try:
-        total = _walltime_seconds(options.walltime)
-    except ValueError as exc:
-        raise ExecutorError(f"--slurm-walltime {options.walltime!r}: expected [D-]HH:MM:SS") from exc
-    lifetime = max(total - 600, total // 2)
-    worker_args = ["--lifetime", f"{lifetime}s", "--lifetime-stagger", "120s"]
-    directives = list(options.extra_directives)
-    prologue = ["export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1"]
-    if options.gpus_per_job:
-        directives.append(f"--gres=gpu:{options.gpus_per_job}")
-        worker_args += ["--resources", f"GPU={options.gpus_per_job}"]
-        prologue.append(f'export {GPU_ENV}="${{CUDA_VISIBLE_DEVICES%%,*}}"')
-    kwargs: dict[str, Any] = {
-        "cores": 1,
-        "processes": 1,
-        "memory": options.memory,
-        "walltime": options.walltime,
-        "queue": options.partition,
-        "account": options.account,
-        "job_extra_directives": directives,
-        "worker_extra_args": worker_args,
-        "job_script_prologue": prologue,
-    }
-    if options.python:
-        kwargs["python"] = options.python
-    if options.interface:
-        kwargs["interface"] = options.interface
-    return SLURMCluster(**kwargs)
-
-
-class DaskExecutor:
-    """Tasks on a Dask cluster: a scheduler address or file, a LocalCluster, or SLURM jobs."""
-
-    name = "dask"
-    retries_deaths = True
-
-    def __init__(
-        self,
-        scheduler: str | None = None,
-        *,
-        workers: int = 1,
-        slurm: SlurmOptions | None = None,
-        wait_s: float = 60.0,
-    ) -> None:
-        import dask
-        from distributed import Client, LocalCluster
-
-        self.gpu_slots: list[str] = []
-        self._cluster = None
-        self._wait_s = wait_s
-        try:
-            if slurm is not None:
-                self._cluster = slurm_cluster(slurm)
-                self._cluster.scale(jobs=slurm.jobs)
-                self._client = Client(self._cluster)
-            elif scheduler is None:
-                # One task per worker at a time: a task merely queued on a worker that a notebook
-                # kills would otherwise count that death too, and an innocent one could be dropped.
-                settings = {
-                    "distributed.scheduler.allowed-failures": MAX_ATTEMPTS - 1,
-                    "distributed.scheduler.worker-saturation": 1.0,
-                }
-                with dask.config.set(settings):
-                    self._cluster = LocalCluster(
-                        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
-                    )
-                self._client = Client(self._cluster)
-            elif Path(scheduler).is_file():
-                self._client = Client(scheduler_file=scheduler, timeout=wait_s)
-            else:
-                self._client = Client(scheduler, timeout=wait_s)
-        except (OSError, TimeoutError, ValueError) as exc:
-            if self._cluster is not None:
-                self._cluster.close()
-            raise ExecutorError(f"cannot reach the Dask scheduler {scheduler or ''}: {exc}") from exc
-        self._cpu = self._client.get_executor(pure=False)
-        self._gpu = self._client.get_executor(pure=False, resources={"GPU": 1})
-
-    @property
-    def client(self) -> Any:
-        return self._client
-
-    def _workers(self) -> dict[str, Any]:
-        return self._client.scheduler_info(n_workers=-1).get("workers", {})
-
-    def gpu_workers(self) -> list[str]:
-        return [
-            addr for addr, info in self._workers().items() if (info.get("resources") or {}).get("GPU", 0) >= 1
-        ]
-
-    def capacity(self) -> int:
-        threads = sum(info.get("nthreads", 1) for info in self._workers().values())
-        return max(2 * threads, 8)
-
-    def check(self, needs_gpu: bool) -> None:
-        """Wait (bounded) for workers; a GPU batch needs a worker offering GPU=1, or Dask waits forever."""
-        deadline = time.monotonic() + self._wait_s
-        while not self._workers():
-            if time.monotonic() > deadline:
-                raise ExecutorError(
-                    f"no Dask worker joined the scheduler within {self._wait_s:.0f} s; "
-                    "start some with `grader worker --scheduler ADDRESS`"
-                )
-            time.sleep(0.2)
-        if needs_gpu:
-            while not self.gpu_workers():
-                if time.monotonic() > deadline:
-                    raise ExecutorError(
-                        "some submissions need a GPU but no Dask worker offers the GPU resource; start GPU "
-                        "workers with `grader worker --scheduler ADDRESS --gpu ID` (or --slurm-gpus)"
-                    )
-                time.sleep(0.2)
-
-    def submit(self, fn: Callable[..., Any], *args: Any, gpu: bool = False) -> cf.Future:
-        from distributed import KilledWorker
-
-        return _relay(
-            (self._gpu if gpu else self._cpu).submit(fn, *args),
-            KilledWorker,
-            lambda error: f"Dask workers died {MAX_ATTEMPTS} times running it ({error})",
-        )
-
-    def recover(self) -> None:
-        """The scheduler already retried (allowed-failures): nothing to rebuild."""
-
-    def shutdown(self, *, cancel: bool = False) -> None:
-        self._cpu.shutdown(wait=False)
-        self._gpu.shutdown(wait=False)
-        self._client.close()
-        if self._cluster is not None:
-            self._cluster.close()
 
 
 def make_executor(
@@ -351,4 +226,9 @@ def make_executor(
             "--gpus is for the local pool; on Dask start GPU workers with `grader worker --gpu ID` "
             "(or use --slurm-gpus)"
         )
-    return DaskExecutor(scheduler, workers=workers, slurm=slurm, wait_s=wait_s)
+    from grader.dask_executor import DaskExecutor  # lazy: imports dask, which `grader --help` must not
+
+    try:
+        return DaskExecutor(scheduler, workers=workers, slurm=slurm, wait_s=wait_s)
+    except SlurmError as exc:
+        raise ExecutorError(str(exc)) from exc

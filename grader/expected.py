@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from grader.datasets import DataError, read_manifest
+from grader.environment import assignment_spec, find_built
 from grader.scoring import KINDS
 
 if TYPE_CHECKING:
@@ -131,9 +132,25 @@ def _versions() -> dict[str, str]:
     return found
 
 
+def environment_provenance(assignment: Assignment) -> dict[str, Any] | None:
+    """The kernel environment the reference ran in: its hash (what staleness compares), its key,
+    and the packages installed in it where it is built."""
+    spec = assignment_spec(assignment)
+    if spec is None:
+        return None
+    built = find_built(spec, assignment.name)
+    return {
+        "sha256": spec.sha256,
+        "key": spec.key,
+        "python": built.python_version if built else spec.python,
+        "packages": dict(sorted(built.packages.items())) if built else None,
+    }
+
+
 def provenance(assignment: Assignment, data_dir: Path, seeds: list[int]) -> dict[str, Any]:
     manifest = read_manifest(data_dir)
     return {
+        "environment": environment_provenance(assignment),
         "rubric_sha256": assignment.rubric_sha256(),
         "reference_sha256": _sha256(assignment.reference),
         "data_manifest_sha256": _sha256(data_dir / "MANIFEST.json"),
@@ -163,6 +180,7 @@ def check_current(assignment: Assignment, expected: dict[str, Any], data_dir: Pa
         reasons.append(
             f"the rubric {assignment.rubric_path.name} changed since expected.json was calibrated ({when})"
         )
+    reasons += _environment_changes(assignment, prov, when)
     reference_sha = _sha256(assignment.reference)
     if (
         assignment.reference is not None
@@ -196,6 +214,31 @@ def check_current(assignment: Assignment, expected: dict[str, Any], data_dir: Pa
         if KINDS[item["kind"]][1] is not None and item["id"] not in calibrated:
             reasons.append(f"item {item['id']} has no calibrated values")
     return reasons
+
+
+def _environment_changes(assignment: Assignment, prov: dict[str, Any], when: str) -> list[str]:
+    """The kernel environment is part of what the reference's numbers depend on."""
+    spec = assignment_spec(assignment)
+    recorded = prov.get("environment")
+    then: dict[str, Any] = recorded if isinstance(recorded, dict) else {}
+    then_sha = then.get("sha256")
+    if spec is None:
+        return (
+            [
+                f"expected.json was calibrated in kernel environment {then.get('key')}; the rubric now declares none"
+            ]
+            if then_sha
+            else []
+        )
+    if then_sha == spec.sha256:
+        return []
+    if then_sha is None:
+        return [
+            f"the rubric declares kernel environment {spec.key}; expected.json was calibrated without it ({when})"
+        ]
+    return [
+        f"the kernel environment changed since calibration ({when}): {then.get('key')} then, {spec.key} now"
+    ]
 
 
 def release_margins(expected: dict[str, Any]) -> list[dict[str, Any]]:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.report import evidence as ev
+from grader.report import problems
 from grader.report.files import write_text_atomic
 from grader.report.format import points
 from grader.report.student import result_id
@@ -26,6 +27,7 @@ CANVAS_FIXED = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 GRADER_FAULTS = frozenset({"error", "sandbox_error"})
 GRADESCOPE_VISIBILITY = frozenset({"visible", "hidden", "after_due_date", "after_published"})
 MAX_OUTPUT = 8000
+MAX_LISTED = 10
 
 
 class ExportError(ValueError):
@@ -210,13 +212,27 @@ def gradescope_document(result: dict[str, Any]) -> dict[str, Any]:
             if item.get("status") in ("passed", "failed"):
                 test["status"] = item["status"]
         tests.append(test)
+    tests += notebook_tests(result)
     timings = ev.mapping(result.get("timings"))
     telemetry = ev.mapping(result.get("telemetry"))
     seconds = ev.number(timings.get("total_s")) or ev.number(telemetry.get("wall_s")) or 0.0
     status = ev.text(result.get("status"), 40)
     lines = [f"Status: {status}."]
-    if ev.text(result.get("message")):
+    top = problems.top_message(result)
+    if top is not None:
+        lines.append(f"{top['title']}. {ev.text(top['text'], MAX_OUTPUT)}")
+    elif ev.text(result.get("message")):
         lines.append(ev.text(result.get("message"), MAX_OUTPUT))
+    failed = problems.cell_problems(result)
+    if failed:
+        lines.append(
+            f'{len(failed)} cell{"s" * (len(failed) != 1)} failed (see the tests named "Cell error"):'
+        )
+        lines += [f"- {p['label']}: {p['advice'] or _exception(p)}" for p in failed[:MAX_LISTED]]
+    for limit in problems.limit_problems(result):
+        lines.append(
+            f"Limit reached: {limit['what']}{' in ' + limit['cell'] if limit['cell'] else ''}: {limit['message']}"
+        )
     pending = points(result.get("pending_manual"))
     if pending:
         lines.append(f"{pending:g} points of free-text answers will be marked by a person.")
@@ -236,6 +252,53 @@ def gradescope_document(result: dict[str, Any]) -> dict[str, Any]:
         },
         "tests": tests,
     }
+
+
+def _exception(problem: dict[str, Any]) -> str:
+    if problem["ename"]:
+        return f"{problem['ename']}: {problem['evalue']}".rstrip(": ")
+    return problem["message"] or problem["status"]
+
+
+def notebook_tests(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """Gradescope tests worth no points that show what went wrong while the notebook ran: one per
+    failed cell (what to do, then the exception and the student's frames) and one per limit."""
+    tests: list[dict[str, Any]] = []
+    for number, problem in enumerate(problems.cell_problems(result), start=1):
+        body = [problem["advice"]] if problem["advice"] else []
+        if problem["ename"]:
+            body.append(_exception(problem))
+            if problem["traceback"]:
+                body.append(problem["traceback"])
+        elif problem["message"] and not problem["advice"]:
+            body.append(problem["message"])
+        tests.append(
+            {
+                "name": f"Cell error: {problem['label']}",
+                "number": f"0.{number}",
+                "score": 0.0,
+                "max_score": 0.0,
+                "status": "failed",
+                "visibility": "visible",
+                "tags": ["notebook", "cell_error", *([problem["cause"]] if problem["cause"] else [])],
+                "output": ev.text("\n\n".join(body), MAX_OUTPUT),
+            }
+        )
+    for number, limit in enumerate(problems.limit_problems(result), start=len(tests) + 1):
+        where = f" in {limit['cell']}" if limit["cell"] else ""
+        tests.append(
+            {
+                "name": f"Limit reached: {limit['what']}{where}",
+                "number": f"0.{number}",
+                "score": 0.0,
+                "max_score": 0.0,
+                "status": "failed",
+                "visibility": "visible",
+                "tags": ["notebook", "limit", limit["limit"]],
+                "output": limit["message"],
+            }
+        )
+    return tests
 
 
 def write_gradescope_document(result: dict[str, Any], path: Path) -> Path:

@@ -19,9 +19,11 @@ from grader import __version__
 from grader.assignment import Assignment
 from grader.context import GradingContext, resolve_context
 from grader.engine import run_notebook
+from grader.environment import KernelEnvironmentError
+from grader.keys import SubmissionKeys
 from grader.limits import Limits
 from grader.publish import feedback_field
-from grader.records import RESULT_SCHEMA_VERSION
+from grader.records import RESULT_SCHEMA_VERSION, RunRecord
 from grader.report import render_student
 from grader.scoring import score_run
 from grader.submission import Submission
@@ -55,6 +57,12 @@ class GradeOptions:
         context = resolve_context(self.assignment, self.data_dir, self.profile)
         return replace(self, data_dir=context.data_dir, profile=context.profile, context=context)
 
+    def keys(self, notebook: Path) -> SubmissionKeys:
+        """The execution and scoring keys of ``notebook`` graded with these options."""
+        context = self.resolved().context
+        assert context is not None
+        return context.keys(notebook, limits=self.limits, env=self.env, public_only=self.public_only)
+
 
 def error_result(
     submission: Submission,
@@ -73,6 +81,7 @@ def error_result(
         "id": submission.id,
         "student": submission.student,
         "assignment": assignment.name,
+        "rubric": str(assignment.rubric_path),
         # the context's profile; unresolved (the data could not be prepared) only the one asked for
         "profile": options.context.profile if options.context is not None else options.profile,
         "status": status,
@@ -105,6 +114,8 @@ def grade_one(submission: Submission, options: GradeOptions) -> dict[str, Any]:
     try:
         options = options.resolved()
         return _grade(submission, options, started)
+    except KernelEnvironmentError as exc:  # not built here: a set-up step, named in the message
+        return error_result(submission, options, str(exc), status="sandbox_error")
     except Exception as exc:  # the grader's own failure on this file: a row, not a crashed batch
         return error_result(
             submission,
@@ -131,6 +142,7 @@ def _grade(submission: Submission, options: GradeOptions, started: float) -> dic
         limits=options.limits,
         public_only=options.public_only,
         env=options.env,
+        kernel=context.environment,
     )
     executed_at = time.perf_counter()
     document = score_run(
@@ -142,19 +154,7 @@ def _grade(submission: Submission, options: GradeOptions, started: float) -> dic
         public_only=options.public_only,
     )
     scored_at = time.perf_counter()
-    document.update(
-        {
-            "submission": str(submission.path),
-            "id": submission.id,
-            "student": submission.student,
-            "content_hash": context.content_hash(Path(submission.path)),
-            "graded_at": _now(),
-            "grader_version": __version__,
-            "executed_notebook": run.get("executed_notebook"),
-            "notes": list(submission.notes) + list(document.get("notes", [])),
-        }
-    )
-    document["warnings"] = list(document.get("warnings", [])) + context.warnings()
+    complete_document(document, submission, run, options, options.keys(Path(submission.path)))
     timings = {
         "execute_s": round(executed_at - started, 3),
         "score_s": round(scored_at - executed_at, 3),
@@ -166,3 +166,33 @@ def _grade(submission: Submission, options: GradeOptions, started: float) -> dic
     timings["total_s"] = round(time.perf_counter() - started, 3)
     document["timings"] = timings
     return document
+
+
+def complete_document(
+    document: dict[str, Any],
+    submission: Submission,
+    run: RunRecord,
+    options: GradeOptions,
+    keys: SubmissionKeys,
+) -> None:
+    """Add to a scored document what the scorer does not know: the submission, its keys, the
+    time, the executed notebook, intake notes and the context's warnings. Grading and
+    rescoring (grader.rescore) both end here, so their documents differ only in their scores."""
+    context = options.context
+    assert context is not None  # resolved by the caller
+    document.update(
+        {
+            "submission": str(submission.path),
+            "id": submission.id,
+            "student": submission.student,
+            "rubric": str(context.assignment.rubric_path),
+            "content_hash": keys.content_hash,
+            "execution_key": keys.execution,
+            "scoring_key": keys.scoring,
+            "graded_at": _now(),
+            "grader_version": __version__,
+            "executed_notebook": run.get("executed_notebook"),
+            "notes": list(submission.notes) + list(document.get("notes", [])),
+        }
+    )
+    document["warnings"] = list(document.get("warnings", [])) + context.warnings()

@@ -78,6 +78,8 @@ class _Candidate:
     when: float  # submission time (epoch seconds): newest wins
     source: str
     notes: tuple[str, ...] = ()
+    direct: bool = False  # named on the command line itself (not found inside a folder or zip)
+    holder: str | None = None  # lay directly in a folder or zip given on the command line: its name
 
 
 def collect(
@@ -94,6 +96,19 @@ def collect(
     ``gpu_glob`` marks submissions whose id, student or file path matches it as needing a GPU;
     ``all_need_gpu`` marks every submission (the rubric profile says the assignment needs one).
     """
+    candidates, rejected = gather(paths, work_dir)
+    _name_direct_files(candidates, preferred_name)
+    intake = _choose(candidates, rejected, preferred_name)
+    marked = [
+        replace(s, needs_gpu=True) if all_need_gpu or _matches(gpu_glob, s) else s for s in intake.submissions
+    ]
+    intake.submissions = marked
+    return intake
+
+
+def gather(paths: list[Path], work_dir: Path) -> tuple[list[_Candidate], list[Rejected]]:
+    """Every notebook the PATHs hold, each with its student (before one is chosen per student),
+    plus what cannot be graded; grader.notebook_set matches a set's notebooks from these."""
     candidates: list[_Candidate] = []
     rejected: list[Rejected] = []
     for raw in paths:
@@ -109,12 +124,7 @@ def collect(
         except Exception as exc:  # intake's own failure on one input: a row, not a stopped batch
             message = f"the grader could not read this input ({type(exc).__name__}: {exc})"
             rejected.append(_reject(path.stem, str(path), "error", message, None))
-    intake = _choose(candidates, rejected, preferred_name)
-    marked = [
-        replace(s, needs_gpu=True) if all_need_gpu or _matches(gpu_glob, s) else s for s in intake.submissions
-    ]
-    intake.submissions = marked
-    return intake
+    return candidates, rejected
 
 
 def _take(path: Path, work_dir: Path, candidates: list[_Candidate], rejected: list[Rejected]) -> None:
@@ -126,9 +136,30 @@ def _take(path: Path, work_dir: Path, candidates: list[_Candidate], rejected: li
         if extracted is not None:
             _scan_dir(extracted, candidates, rejected, origin=path)
     elif path.suffix.lower() == ".ipynb":
-        candidates.append(_file_candidate(path, student=None, source=str(path)))
+        candidate = _file_candidate(path, student=None, source=str(path))
+        candidate.direct = not _CANVAS.match(path.name)
+        candidates.append(candidate)
     else:
         rejected.append(_reject(path.stem, str(path), "invalid_notebook", _not_notebook(path), path))
+
+
+def _name_direct_files(candidates: list[_Candidate], preferred_name: str | None) -> None:
+    """Notebooks named on the command line are each a student. When they share a file name
+    (``a/hw1.ipynb b/hw1.ipynb``) or carry the template's name, the student is the folder that
+    holds the file (then more of its path, while names still collide), never one merged "hw1"."""
+    direct = [c for c in candidates if c.direct]
+    stems: dict[str, int] = {}
+    for c in direct:
+        stems[c.student] = stems.get(c.student, 0) + 1
+    preferred = (preferred_name or "").lower()
+    renamed = [c for c in direct if stems[c.student] > 1 or c.path.name.lower() == preferred]
+    for depth in (1, 2, 3):
+        for c in renamed:
+            folders = c.path.resolve().parent.parts[-depth:]
+            c.student = "-".join(part for part in folders if part not in ("/", "")) or c.student
+        names = [c.student for c in renamed]
+        if len(set(names)) == len(names):
+            break
 
 
 def _matches(glob: str | None, submission: Submission) -> bool:
@@ -210,9 +241,10 @@ def _scan_dir(
     for path in _walk_notebooks(root, rejected):
         relative = path.relative_to(root)
         student = None if len(relative.parts) == 1 or _CANVAS.match(path.name) else relative.parts[0]
-        candidates.append(
-            _file_candidate(path, student=student, source=f"{origin_text}{relative.as_posix()}")
-        )
+        candidate = _file_candidate(path, student=student, source=f"{origin_text}{relative.as_posix()}")
+        if len(relative.parts) == 1 and not _CANVAS.match(path.name):
+            candidate.holder = origin.stem if origin is not None else root.resolve().name
+        candidates.append(candidate)
 
 
 def _scan_gradescope(
@@ -320,6 +352,12 @@ def _choose(candidates: list[_Candidate], rejected: list[Rejected], preferred_na
     for item in sorted(rejected, key=lambda r: (r.id, r.source)):
         intake.rejected.append(replace(item, id=_unique(item.id, taken)))
     return intake
+
+
+def submitted_name(path: Path) -> str:
+    """The file name a student gave a notebook (lower case; Canvas's prefix and resubmission
+    suffix removed), which is what a template's or a set's notebook name is matched against."""
+    return _original_name(path)
 
 
 def _original_name(path: Path) -> str:

@@ -74,6 +74,10 @@ def free_text_answers(cells: list[Any], wanted: list[dict[str, Any]]) -> dict[st
     """
     found: dict[str, list[tuple[int, str]]] = {}
     for index, cell in enumerate(cells):
+        nbgrader_id, body = _nbgrader_answer(cell)
+        if nbgrader_id:
+            found.setdefault(nbgrader_id, []).append((index, body))
+            continue
         if cell.get("cell_type") != "markdown":
             continue
         lines = cell_source(cell).strip().splitlines()
@@ -113,9 +117,32 @@ def free_text_answers(cells: list[Any], wanted: list[dict[str, Any]]) -> dict[st
     return result
 
 
+# what nbgrader leaves in its answer cells for students to replace
+NBGRADER_PLACEHOLDERS = ("YOUR ANSWER HERE", "# YOUR CODE HERE\nraise NotImplementedError()")
+NBGRADER_TASK = "(an nbgrader task: grade it from the whole notebook)"
+
+
+def _nbgrader_answer(cell: Any) -> tuple[str, str]:
+    """(grade_id, text) of a hand-graded cell of an nbgrader-format notebook, else ("", "").
+
+    Submissions to an assignment imported from nbgrader keep nbgrader's cells: the student
+    answers in the cell nbgrader marked (``metadata.nbgrader`` with ``solution`` and ``grade``),
+    and a task cell is graded from the whole notebook."""
+    roles = (cell.get("metadata") or {}).get("nbgrader") or {}
+    if not isinstance(roles, dict) or not roles.get("grade_id"):
+        return "", ""
+    if roles.get("task"):
+        return str(roles["grade_id"]), NBGRADER_TASK
+    if roles.get("solution") and roles.get("grade"):
+        return str(roles["grade_id"]), cell_source(cell).strip()
+    return "", ""
+
+
 def _is_answered(body: str) -> bool:
-    remaining = body.replace(PLACEHOLDER, "").strip()
-    return bool(remaining)
+    remaining = body.replace(PLACEHOLDER, "")
+    for placeholder in NBGRADER_PLACEHOLDERS:
+        remaining = remaining.replace(placeholder, "")
+    return bool(remaining.strip())
 
 
 def count_figures(cell: Any) -> int:

@@ -18,7 +18,7 @@ RUN_SCHEMA_VERSION = 1
 RESULT_SCHEMA_VERSION = 1
 
 RunStatus = Literal["completed", "timeout", "kernel_died", "error", "invalid_notebook", "sandbox_error"]
-ResultStatus = Literal["graded", "error", "timeout", "invalid_notebook", "sandbox_error"]
+ResultStatus = Literal["graded", "not_on_template", "error", "timeout", "invalid_notebook", "sandbox_error"]
 ItemStatus = Literal["passed", "partial", "failed", "pending", "error"]
 
 
@@ -32,8 +32,16 @@ class CellError(TypedDict):
     traceback: str
 
 
+class CellDiagnosis(TypedDict):
+    """Why a cell failed, in words a student can act on (grader.engine.diagnose)."""
+
+    cause: str  # missing_module | colab | no_network | missing_file | pip_install
+    message: str
+    module: NotRequired[str]  # the module (missing_module, colab) or the file (missing_file)
+
+
 class CellRecord(TypedDict):
-    """One code cell's outcome, time and memory."""
+    """One code cell's outcome, time and memory, and its name as the student sees it."""
 
     index: int
     cell_type: str
@@ -48,6 +56,11 @@ class CellRecord(TypedDict):
     restarted: NotRequired[bool]
     replays: NotRequired[int]
     replay_status: NotRequired[str]
+    code_cell: NotRequired[int]  # 1-based position among the code cells
+    execution_count: NotRequired[int]  # the [n] the notebook was saved with, where it had one
+    first_line: NotRequired[str]
+    source_sha256: NotRequired[str]
+    diagnosis: NotRequired[CellDiagnosis]
 
 
 class LimitFired(TypedDict):
@@ -80,6 +93,26 @@ class HarvestRecord(TypedDict):
     free_text: dict[str, HarvestedValue]
     figures: dict[str, int]
     wall_s: float
+    functions: NotRequired[dict[str, Any]]  # function items: item id -> {status, calls?, message?}
+    tests: NotRequired[dict[str, Any]]  # in-kernel test items: item id -> {status, exception?, message?}
+
+
+class EnvironmentSummary(TypedDict):
+    """The kernel environment a notebook ran in (grader.environment), as reports list it."""
+
+    key: str
+    sha256: str
+    python: str
+    declared: list[str]  # the requirements the rubric declares (what students were told)
+    packages: dict[str, str]  # everything installed, dependencies included
+
+
+class ExecutionStamp(TypedDict):
+    """What a run was executed and harvested for (grader.keys.execution_stamp)."""
+
+    key: str
+    inputs: dict[str, Any]
+    plan: dict[str, Any]
 
 
 class RunRecord(TypedDict):
@@ -100,6 +133,8 @@ class RunRecord(TypedDict):
     notes: NotRequired[list[str]]
     kernel_log: NotRequired[str]
     student: NotRequired[str]
+    environment: NotRequired[EnvironmentSummary]
+    execution: NotRequired[ExecutionStamp]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -161,6 +196,8 @@ class ResultDocument(TypedDict):
     isolated: NotRequired[bool | None]
     timings: NotRequired[Timings]
     content_hash: NotRequired[str]
+    execution_key: NotRequired[str]
+    scoring_key: NotRequired[str]
     graded_at: NotRequired[str]
     grader_version: NotRequired[str]
     executed_notebook: NotRequired[str | None]
@@ -168,3 +205,5 @@ class ResultDocument(TypedDict):
     warnings: NotRequired[list[str]]
     notes: NotRequired[list[str]]
     error_detail: NotRequired[str | None]
+    environment: NotRequired[EnvironmentSummary]
+    rubric: NotRequired[str]

@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from grader.context import GradingContext
-from grader.expected import release_margins
-from grader.grading import GradeOptions, grade_one
-from grader.limits import Limits
+from grader.expected import SEED_ENV, threshold_margin
+from grader.grading import GradeOptions, error_result
+from grader.rescore.one import RescoreJob, rescore_one
+from grader.runstore import REFERENCE_LIMITS, RunStore, run_or_reuse
 from grader.submission import Submission
 
 
@@ -27,7 +28,17 @@ class Check:
     detail: str
 
 
-def _grade(notebook: Path, who: str, context: GradingContext, out: Path, backend: str) -> dict:
+def _grade(
+    notebook: Path,
+    who: str,
+    context: GradingContext,
+    out: Path,
+    backend: str,
+    env: dict[str, str] | None,
+    store: RunStore | None,
+) -> dict:
+    """Grade the reference or the template, from the run store when calibration (or an earlier
+    check) already ran it with the same inputs: the same runs `grader reference` summarises."""
     options = GradeOptions(
         assignment=context.assignment,
         out_dir=out,
@@ -35,10 +46,20 @@ def _grade(notebook: Path, who: str, context: GradingContext, out: Path, backend
         profile=context.profile,
         context=context,
         backend=backend,
-        limits=Limits(cell_timeout=900),
+        limits=REFERENCE_LIMITS,
+        env=env,
         write_reports=True,
     )
-    return grade_one(Submission(id=who, student=who, path=notebook), options)
+    submission = Submission(id=who, student=who, path=notebook)
+    run_or_reuse(
+        notebook, context.assignment, context.data_dir, out, run_id=who, store=store, env=env, backend=backend
+    )
+    job = RescoreJob(who, submission=submission, current=options.keys(notebook).inputs)
+    outcome = rescore_one(job, options, render=True, dry_run=False)
+    if outcome.document is not None:
+        return outcome.document
+    reason = "; ".join(outcome.needs_execution) or (outcome.problem or "unknown failure").splitlines()[0]
+    return error_result(submission, options, f"the {who} run could not be scored: {reason}")
 
 
 def check_reference(document: dict[str, Any]) -> Check:
@@ -74,8 +95,24 @@ def check_template(document: dict[str, Any]) -> Check:
     return Check("untouched template earns zero without crashing", ok, detail)
 
 
-def run_release_check(context: GradingContext, out_dir: Path, *, backend: str = "auto") -> list[Check]:
-    """All release checks, in order; later checks still run when earlier ones fail."""
+def current_margins(context: GradingContext) -> list[dict[str, Any]]:
+    """Each threshold item's margin against the bar the rubric states NOW (the bar stored in
+    expected.json is the one at calibration time; a later edit of the bar must show here)."""
+    calibrated = (context.expected or {}).get("items") or {}
+    margins = []
+    for item in context.assignment.items:
+        entry = calibrated.get(item["id"])
+        if item["kind"] != "threshold" or not isinstance(entry, dict) or "observed" not in entry:
+            continue
+        margins.append({"item": item["id"], **threshold_margin(item, entry["observed"], context.profile)})
+    return margins
+
+
+def run_release_check(
+    context: GradingContext, out_dir: Path, *, backend: str = "auto", store: RunStore | None = None
+) -> list[Check]:
+    """All release checks, in order; later checks still run when earlier ones fail. With
+    ``store``, the reference (seed 0) and the template run only when no stored run fits."""
     assignment = context.assignment
     checks = [Check("rubric is valid", True, f"{assignment.rubric_path} ({len(assignment.items)} items)")]
     expected = context.expected
@@ -84,7 +121,7 @@ def run_release_check(context: GradingContext, out_dir: Path, *, backend: str = 
             Check(
                 "expected.json is current",
                 False,
-                f"{context.expected_path} is missing: run `grader reference {assignment.name}`",
+                f"{context.expected_path} is missing: run `grader reference {assignment.command_ref}`",
             )
         )
     else:
@@ -96,7 +133,7 @@ def run_release_check(context: GradingContext, out_dir: Path, *, backend: str = 
                 "; ".join(stale) or "matches rubric, reference and data",
             )
         )
-        margins = release_margins(expected)
+        margins = current_margins(context)
         weak = [m for m in margins if not m["cleared"]]
         detail = ", ".join(
             f"{m['item']}: {m['reference_mean']:.4g} vs bar {m['full_at']:g}"
@@ -110,16 +147,16 @@ def run_release_check(context: GradingContext, out_dir: Path, *, backend: str = 
         checks.append(
             Check(
                 "thresholds cleared by >= 3 seed standard deviations",
-                not weak and bool(margins),
+                not weak,  # an assignment without threshold items has none to clear
                 detail or "no threshold items",
             )
         )
-    for label, notebook, check in (
-        ("reference", assignment.reference, check_reference),
-        ("template", assignment.template, check_template),
+    for label, notebook, check, env in (
+        ("reference", assignment.reference, check_reference, {SEED_ENV: "0"}),
+        ("template", assignment.template, check_template, None),
     ):
         if notebook is None or not notebook.is_file():
             checks.append(Check(f"{label} notebook exists", False, f"{notebook} not found"))
             continue
-        checks.append(check(_grade(notebook, f"release-{label}", context, out_dir, backend)))
+        checks.append(check(_grade(notebook, f"release-{label}", context, out_dir, backend, env, store)))
     return checks

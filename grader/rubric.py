@@ -185,7 +185,7 @@ def _metric_pairs(metric: dict[str, Any]) -> Iterator[tuple[str, str]]:
 
 
 def _reference_problems(rubric: dict[str, Any]) -> Iterator[str]:
-    parts = [p["id"] for p in rubric["parts"]]
+    parts = [p["id"] for p in rubric.get("parts", [])]
     spaces = {
         "answers": set(rubric.get("answers") or {}),
         "models": set(rubric.get("models") or {}),
@@ -204,8 +204,6 @@ def _reference_problems(rubric: dict[str, Any]) -> Iterator[str]:
         for index, input_name in enumerate(model["inputs"]):
             if input_name not in spaces["inputs"]:
                 yield f"models entry {name!r}: field 'inputs[{index}]' names input {input_name!r}, which 'inputs' does not define"
-        if model["adapter"] == "sklearn_predict" and "features_variable" not in model:
-            yield f"models entry {name!r}: field 'features_variable' is required for adapter sklearn_predict"
         if model["adapter"] == "sklearn_cv" and not ({"label_column", "target"} & set(model)):
             yield f"models entry {name!r}: field 'label_column' is required for adapter sklearn_cv"
     for index, entry in enumerate(rubric.get("free_text") or []):
@@ -213,7 +211,7 @@ def _reference_problems(rubric: dict[str, Any]) -> Iterator[str]:
             yield f"free_text entry {entry['id']!r} (free_text[{index}]): field 'part' is {entry['part']!r}, not one of the parts"
     ids: set[str] = set()
     total = 0.0
-    for index, item in enumerate(rubric["items"]):
+    for index, item in enumerate(rubric.get("items", [])):
         label = f"item {item['id']!r} (items[{index}])"
         if item["id"] in ids:
             yield f"{label}: field 'id': {item['id']!r} is used by an earlier item"
@@ -298,7 +296,7 @@ def band_half_width(band: dict[str, Any], mean: float, std: float) -> float:
 def total_points(rubric: dict[str, Any]) -> dict[str, float]:
     """Points by category: automatic, manual (free text), extra credit, total (auto + manual)."""
     auto = manual = extra = 0.0
-    for item in rubric["items"]:
+    for item in rubric.get("items", []):
         points = float(item["points"])
         if item.get("extra_credit"):
             extra += points

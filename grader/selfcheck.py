@@ -11,8 +11,34 @@ from typing import Any
 
 import nbformat
 
-from grader.assignment import Assignment
+from grader.assignment import RUBRICS_DIR, Assignment, AssignmentError, load_assignment, rubric_in_folder
 from grader.notebook_parts import assign_parts
+
+
+def assignment_for_notebook(notebook: Path) -> Assignment:
+    """The assignment a notebook belongs to when none is named: a rubric in the notebook's own
+    folder (or its parent: an assignment folder's ``student/``), else the one rubric in this
+    repository whose template has the notebook's file name."""
+    for folder in (notebook.parent, notebook.parent.parent):
+        try:
+            return load_assignment(rubric_in_folder(folder))
+        except AssignmentError:
+            continue
+    matches = []
+    for rubric in sorted(RUBRICS_DIR.glob("*.yaml")):
+        try:
+            candidate = load_assignment(rubric)
+        except AssignmentError:
+            continue
+        names = {p.name.lower() for p in candidate.notebook_templates()}
+        if notebook.name.lower() in names:
+            matches.append(candidate)
+    if len(matches) == 1:
+        return matches[0]
+    raise AssignmentError(
+        f"which assignment is {notebook.name} for? pass --assignment FOLDER_OR_RUBRIC "
+        "(the assignment's folder, its rubric file, or its name)"
+    )
 
 
 def restrict_to_parts(notebook: Path, assignment: Assignment, parts: list[str], out: Path) -> Path:

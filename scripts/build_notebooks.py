@@ -15,11 +15,33 @@ from pathlib import Path
 
 import nbformat
 
+from grader.assignment import load_assignment
+from grader.environment.spec import assignment_spec, for_students
 from grader.notebook_parts import PLACEHOLDER  # the grader reads free-text answers against it
 
 REPO = Path(__file__).resolve().parents[1]
 TEMPLATE = REPO / "student_template" / "hw2" / "hw2.ipynb"
 REFERENCE = REPO / "reference" / "hw2" / "hw2_reference.ipynb"
+IMPORT_NAMES = {"scikit-learn": "sklearn", "pillow": "PIL"}  # where the import differs from the package
+
+
+def packages_paragraph() -> str:
+    """The intro's list of the packages the notebook is graded with, from the rubric's
+    ``environment:`` block (so the list students read is the environment the grader builds)."""
+    spec = assignment_spec(load_assignment("hw2"))
+    if spec is None:
+        return ""
+    listed = []
+    for requirement in for_students(spec.requirements):
+        name = requirement.split("=")[0].split(">")[0].split("<")[0]
+        shown = requirement.replace("==", " ")
+        listed.append(f"{shown} (`import {IMPORT_NAMES[name]}`)" if name in IMPORT_NAMES else shown)
+    return (
+        f"**Packages.** When it is graded, this notebook runs with Python {spec.python} and these packages "
+        f"(and what they depend on): {', '.join(listed)}. Nothing else can be imported, and nothing can be "
+        "installed: the grading sandbox has no internet, so `!pip install` cells fail, and data comes from "
+        "`ASSIGNMENT_DATA`, never from a download."
+    )
 
 
 @dataclass(frozen=True)
@@ -59,7 +81,9 @@ cells that start with `**ANSWER ...**` (replace the placeholder text below that 
 The data files are in the directory named by the environment variable `ASSIGNMENT_DATA`
 (the grader sets it); on your own machine put them in `./data` beside this notebook.
 Run the whole notebook top to bottom before you submit (*Kernel > Restart & Run All*).
-""",
+
+"""
+        + packages_paragraph(),
     ),
     code(
         "setup",

@@ -9,11 +9,13 @@ import subprocess
 import sys
 import time
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from test_batch_tasks import calls, cell_count_task, jsonl_ids, toy_options, write_notebook
 
+from grader.assignment import load_assignment
 from grader.batch import EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_OK, BatchError, grade_batch
 from grader.results import load_results
 
@@ -58,9 +60,15 @@ def test_rerun_skips_unchanged_and_regrades_changed(tmp_path: Path) -> None:
     assert results_by_id(options.out_dir)["s1"]["score"] == 4.0
 
     rubric = options.assignment.rubric_path
-    rubric.write_text(rubric.read_text() + "# edited\n")  # the rubric changed: everything regrades
+    rubric.write_text(rubric.read_text() + "# a comment\n")  # the rubric as data is unchanged
+    options = replace(options, assignment=load_assignment(rubric))
+    assert grade_batch([subs], options, workers=2, progress=False, task=cell_count_task).skipped == 3
+    rubric.write_text(rubric.read_text().replace("points: 1", "points: 2"))  # the scoring changed
+    options = replace(options, assignment=load_assignment(rubric))
     fourth = grade_batch([subs], options, workers=2, progress=False, task=cell_count_task)
-    assert fourth.graded_now == 3
+    # this stand-in task stores no run record to rescore from, so each one runs again, saying why
+    assert fourth.graded_now == 3 and fourth.rescored == 0
+    assert fourth.reasons == {f"s{i}": ["no stored run record"] for i in range(3)}
 
     forced = grade_batch([subs], options, workers=2, progress=False, force=True, task=cell_count_task)
     assert forced.graded_now == 3

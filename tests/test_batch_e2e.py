@@ -71,7 +71,7 @@ def test_local_pool_then_rerun_then_dask_agree(batch: dict[str, Path]) -> None:
 
     again = grader("grade", batch["subs"], *common, "--out", local_out)
     assert again.returncode == EXIT_OK, again.stderr
-    assert "0 graded now, 4 unchanged" in again.stderr
+    assert "0 executed, 0 rescored from stored runs, 4 unchanged" in again.stderr
     assert rows(local_out) == local  # nothing rewritten
 
     dask_out = batch["root"] / "dask"

@@ -75,14 +75,24 @@ def write_notebook(path: Path, *, cells: int = 1, **instructions: Any) -> Path:
 
 
 def cell_count_task(submission: Any, options: GradeOptions) -> dict[str, Any]:
-    """Score = number of code cells; metadata may ask to sleep, raise, or kill the worker."""
+    """Score = number of code cells; metadata may ask to sleep, raise, or kill the worker.
+
+    Each call is logged (submission id, SLURM job id) to OUT/calls.log, or to the notebook's
+    ``log`` instruction: on Dask the task's OUT is a scratch folder of the worker's (grader.remote),
+    so tests of the Dask paths name a log file of their own.
+    """
     from grader.batch import submission_hash
 
-    log = Path(options.out_dir) / "calls.log"
-    with log.open("a", encoding="utf-8") as handle:
-        handle.write(submission.id + "\n")
-    notebook = json.loads(Path(submission.path).read_text(encoding="utf-8"))
+    text = Path(submission.path).read_text(encoding="utf-8")
+    try:
+        notebook = json.loads(text)
+    except ValueError:
+        notebook = {"metadata": {}, "cells": []}  # logged, then fails below like any broken file
     todo = notebook["metadata"].get("batch_test", {})
+    log = Path(todo.get("log") or Path(options.out_dir) / "calls.log")
+    with log.open("a", encoding="utf-8") as handle:
+        handle.write(f"{submission.id} {os.environ.get('SLURM_JOB_ID', '-')}\n")
+    notebook = json.loads(text)
     time.sleep(float(todo.get("sleep", 0)))
     if todo.get("raise"):
         raise ValueError(f"deliberate failure in {submission.id}")
@@ -122,9 +132,16 @@ def cell_count_task(submission: Any, options: GradeOptions) -> dict[str, Any]:
     }
 
 
-def calls(out_dir: Path) -> list[str]:
-    log = out_dir / "calls.log"
-    return log.read_text(encoding="utf-8").split() if log.exists() else []
+def calls(where: Path) -> list[str]:
+    """The submission ids cell_count_task was called for: ``where`` is OUT or a log file."""
+    return [name for name, _ in call_log(where)]
+
+
+def call_log(where: Path) -> list[tuple[str, str]]:
+    """(submission id, SLURM job id or '-') per call of cell_count_task, in order."""
+    log = where / "calls.log" if where.is_dir() else where
+    lines = log.read_text(encoding="utf-8").splitlines() if log.exists() else []
+    return [(line.split()[0], line.split()[1]) for line in lines if line.strip()]
 
 
 def jsonl_ids(out_dir: Path) -> list[str]:

@@ -31,32 +31,37 @@ def cluster():
 
 def test_local_cluster_gives_the_local_pools_results(tmp_path: Path) -> None:
     subs = tmp_path / "subs"
+    log = tmp_path / "calls.log"
     for i in range(4):
-        write_notebook(subs / f"s{i}.ipynb", cells=i + 2)
-    write_notebook(subs / "twin_a.ipynb", cells=3)
-    write_notebook(subs / "twin_b.ipynb", cells=3)  # identical bytes: pure=False keeps two tasks
+        write_notebook(subs / f"s{i}.ipynb", cells=i + 2, log=str(log))
+    write_notebook(subs / "twin_a.ipynb", cells=3, log=str(log))
+    write_notebook(
+        subs / "twin_b.ipynb", cells=3, log=str(log)
+    )  # identical bytes: pure=False keeps two tasks
     local = toy_options(tmp_path / "local")
     dask = toy_options(tmp_path / "dask")
     grade_batch([subs], local, workers=2, progress=False, task=cell_count_task)
+    on_the_pool = sorted(calls(log))
     summary = grade_batch([subs], dask, workers=2, executor="dask", progress=False, task=cell_count_task)
     assert summary.exit_code == EXIT_OK and summary.graded_now == 6
     assert scores(dask.out_dir) == scores(local.out_dir)
-    assert sorted(calls(dask.out_dir)) == sorted(calls(local.out_dir))
+    assert sorted(calls(log)) == sorted(on_the_pool * 2)  # each submission ran once per batch
     assert {doc["worker"] is not None for doc in load_results(dask.out_dir)} == {True}
     assert sorted(jsonl_ids(dask.out_dir)) == sorted(scores(local.out_dir))
 
 
 def test_worker_deaths_are_retried_then_become_an_error_row(tmp_path: Path) -> None:
     subs = tmp_path / "subs"
-    write_notebook(subs / "killer.ipynb", die=True)
-    write_notebook(subs / "flaky.ipynb", die_once=str(tmp_path / "died-once"))
-    write_notebook(subs / "ok.ipynb")
+    log = str(tmp_path / "calls.log")
+    write_notebook(subs / "killer.ipynb", die=True, log=log)
+    write_notebook(subs / "flaky.ipynb", die_once=str(tmp_path / "died-once"), log=log)
+    write_notebook(subs / "ok.ipynb", log=log)
     options = toy_options(tmp_path)
     summary = grade_batch([subs], options, workers=2, executor="dask", progress=False, task=cell_count_task)
     docs = {doc["id"]: doc for doc in load_results(options.out_dir)}
     assert docs["flaky"]["status"] == "graded" and docs["ok"]["status"] == "graded"
     assert docs["killer"]["status"] == "error" and "worker died" in docs["killer"]["message"]
-    assert 1 < calls(options.out_dir).count("killer") <= 3  # bounded by allowed-failures
+    assert 1 < calls(tmp_path / "calls.log").count("killer") <= 3  # bounded by allowed-failures
     assert summary.exit_code == EXIT_INCOMPLETE
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from grader.executors import ExecutorError, SlurmOptions, _walltime_seconds, slurm_cluster
+from grader.slurm import SlurmError, SlurmOptions, slurm_cluster, walltime_seconds
 
 
 def job_script(options: SlurmOptions) -> str:
@@ -38,7 +38,7 @@ def test_cpu_job_script_has_no_gpu_resource() -> None:
 
 
 def test_walltime_parsing() -> None:
-    assert _walltime_seconds("1-02:00:00") == 26 * 3600
-    assert _walltime_seconds("30:00") == 1800
-    with pytest.raises(ExecutorError, match="walltime"):
+    assert walltime_seconds("1-02:00:00") == 26 * 3600
+    assert walltime_seconds("30:00") == 1800
+    with pytest.raises(SlurmError, match="walltime"):
         slurm_cluster(SlurmOptions(walltime="two hours"))

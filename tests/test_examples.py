@@ -1,7 +1,7 @@
 """The example hw2 submissions (examples/submissions/hw2/) grade as EXPECTED.md says.
 
 The slow tests grade the whole folder once, the way ``scripts/grade-examples`` does (two workers,
-a 60 s cell timeout), and check the outcomes that matter most: the strong notebook earns every
+a 120 s cell timeout), and check the outcomes that matter most: the strong notebook earns every
 automatic point, a crashing cell or an endless loop costs only its own part, typed-in metrics lose
 the hidden-data and consistency items, and parts left as in the template score nothing.
 Items scored against reference bands need ``reference/hw2/expected.json``; those checks are
@@ -23,7 +23,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples" / "submissions" / "hw2"
 EXPECTED_JSON = REPO / "reference" / "hw2" / "expected.json"
-CELL_TIMEOUT_S = 60
+CELL_TIMEOUT_S = 120  # the tuned network takes about 60 s on a busy 2-core machine
 
 needs_expected = pytest.mark.skipif(
     not EXPECTED_JSON.is_file(),
@@ -199,7 +199,13 @@ def test_wrong_learning_rate_loses_only_the_given_configuration(graded):
     items = _items(graded["edsger_dijkstra"])
     for item_id in ("p2_sgd_train_losses", "p2_sgd_val_losses", "p2_sgd_val_error"):
         assert items[item_id]["points"] < items[item_id]["max_points"], _explain([items[item_id]])
-    assert items["p2_sgd_val_error"]["points"] == 0, _explain([items["p2_sgd_val_error"]])
+    # 0.107 against the reference's 0.350: outside the band, so at most half the points. Not 0: the
+    # given SGD configuration is noisy (five seeds: 0.28 to 0.42, sd 0.052), so the calibrated band
+    # (3 sd) is wide and 0.107 falls in its partial-credit zone.
+    sgd_error = items["p2_sgd_val_error"]
+    assert sgd_error["status"] == "partial" and sgd_error["points"] <= sgd_error["max_points"] / 2, _explain(
+        [sgd_error]
+    )
     rest = [
         i
         for i in _auto_items(graded["edsger_dijkstra"])

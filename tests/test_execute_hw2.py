@@ -1,6 +1,6 @@
 """hw2's reference and template notebooks in the sandbox give the same answers as plain execution.
 
-Plain execution is stock nbclient with the stock kernel (no sandbox, no limits), read with the
+Plain execution is stock nbclient with a stock kernel of hw2's environment (no sandbox, no limits), read with the
 same in-kernel harvest code (``benchmarks/bench_sandbox.plain_execute``). The sandboxed run is
 ``run_notebook`` with the best backend here: bwrap in CI, process where bubblewrap cannot run.
 These run whole notebooks (minutes for the reference).
@@ -30,7 +30,9 @@ def _bench():
 
 
 @pytest.mark.parametrize("which", ["template", "reference"])
-def test_hw2_answers_in_the_sandbox_match_plain_execution(tmp_path, hw2_assignment, hw2_data, which):
+def test_hw2_answers_in_the_sandbox_match_plain_execution(
+    tmp_path, hw2_assignment, hw2_environment, hw2_data, which
+):
     notebook = hw2_assignment.template if which == "template" else hw2_assignment.reference
     assert notebook is not None and notebook.is_file(), f"{which} notebook missing: {notebook}"
     limits = Limits(cell_timeout=1200, notebook_timeout=3600)
@@ -55,6 +57,7 @@ def test_hw2_answers_in_the_sandbox_match_plain_execution(tmp_path, hw2_assignme
         assert {a["status"] for a in harvest["answers"].values()} <= {"none", "missing"}
         assert {a["status"] for a in harvest["free_text"].values()} == {"none"}
 
-    _, plain = _bench().plain_execute(notebook, hw2_data, names)
+    # plain execution with the same interpreter and packages: hw2's environment
+    _, plain = _bench().plain_execute(notebook, hw2_data, names, python=str(hw2_environment.python))
     differ = _bench().same_answers(plain, harvest["answers"])
     assert differ == [], f"answers differ between plain and sandboxed runs: {differ}"

@@ -99,7 +99,7 @@ def test_seed_threads_and_data_directory() -> None:
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from grader.datasets import hw2
+    from hw2_builder import hw2
 
     out = tmp_path_factory.mktemp("hw2-data")
     hw2.build(out)

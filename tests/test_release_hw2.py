@@ -10,7 +10,7 @@ import pytest
 
 
 @pytest.mark.slow
-def test_hw2_is_ready_to_release(tmp_path: Path, hw2_data: Path) -> None:
+def test_hw2_is_ready_to_release(tmp_path: Path, hw2_data: Path, hw2_environment) -> None:
     result = subprocess.run(
         [
             sys.executable,

@@ -157,7 +157,12 @@ def template_run(hw2) -> dict[str, Any]:
         "notebook": "/student_template/hw2/hw2.ipynb",
         "status": "completed",
         "message": "ran 20 code cells: 20 ok",
-        "cells": [],
+        # the template's helper cells that draw (matched by content at scoring, so only a notebook
+        # that kept them has them discounted)
+        "cells": [
+            {"index": index, "part": part, "status": "ok", "figures": 1, "source_sha256": f"template-{part}"}
+            for index, part in enumerate(("part2", "part3", "stretch"))
+        ],
         "limits_fired": [],
         "telemetry": {},
         "harvest": {

@@ -38,7 +38,7 @@ HIDDEN_AND_CONSISTENCY = {
 }
 
 
-def test_forged_reference_loses_hidden_and_consistency_items(tmp_path: Path) -> None:
+def test_forged_reference_loses_hidden_and_consistency_items(tmp_path: Path, hw2_environment) -> None:
     hw2 = load_assignment("hw2")
     data = tmp_path / "data"
     build_data(hw2, data)

@@ -52,7 +52,11 @@ def test_calibration_writes_current_expected_json(toy, workspace) -> None:
     assert written == workspace["expected"]
     assert check_current(toy, written, workspace["data"]) == []
     assert [run["status"] for run in written["runs"]] == ["completed", "completed"]
-    assert written["template"] == {"status": "completed", "figures": {"part1": 0, "part2": 0}}
+    assert written["template"] == {
+        "status": "completed",
+        "figures": {"part1": 0, "part2": 0},
+        "figure_cells": {"part1": [], "part2": []},  # the cells that draw them, by content: none
+    }
     assert written["items"]["t2_hidden_accuracy"]["threshold"]["cleared"]
 
 

@@ -21,14 +21,16 @@ import click
     "--source",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     default=None,
-    help="Directory with the instructor's own files (full MNIST idx files, a temperature CSV, ...); "
-    "see docs/DATA.md.",
+    help="Directory of the instructor's own files, passed to the assignment's data builder as `source` "
+    "(which files it reads is the builder's to say; hw2's are in docs/DATA.md).",
 )
 @click.option(
     "--profile", default=None, help="Data profile to record (default: embedded, or full with --source)."
 )
 def data(assignment: str, out_dir: Path, source: Path | None, profile: str | None) -> None:
-    """Write ASSIGNMENT's data (a rubric name such as hw2, or a path to a rubric .yaml)."""
+    """Write ASSIGNMENT's data (its folder, its rubric file, or a name such as hw2).
+
+    A failed build leaves --out as it was."""
     from grader.assignment import AssignmentError, load_assignment
     from grader.datasets import DataError, build_data
 

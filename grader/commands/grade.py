@@ -44,7 +44,12 @@ def _gpu_list(text: str | None) -> list[str]:
 
 @click.command("grade", epilog=EPILOG)
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@click.option("--assignment", "assignment_name", required=True, help="Assignment name (hw2) or rubric path.")
+@click.option(
+    "--assignment",
+    "assignment_name",
+    required=True,
+    help="The assignment: its folder, its rubric file, or a name such as hw2.",
+)
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option(
     "--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Parallel notebooks."
@@ -87,6 +92,24 @@ def _gpu_list(text: str | None) -> list[str]:
 @click.option("--slurm-memory", default="8GB", show_default=True, help="Memory per job.")
 @click.option("--slurm-gpus", type=click.IntRange(min=0), default=0, show_default=True, help="GPUs per job.")
 @click.option("--slurm-interface", default=None, help="Network interface the workers reach the scheduler on.")
+@click.option(
+    "--slurm-python",
+    default=None,
+    metavar="PATH",
+    help="The Python (with grader installed) the jobs run on the compute nodes (default: this one's path).",
+)
+@click.option(
+    "--slurm-directive",
+    "slurm_directives",
+    multiple=True,
+    metavar="OPTION",
+    help="An extra #SBATCH line, e.g. --slurm-directive=--output=/tmp/grader-%j.out (repeatable).",
+)
+@click.option(
+    "--similarity",
+    is_flag=True,
+    help="Also write similarity.html/.csv for the instructor (see `grader similarity`).",
+)
 def grade(
     paths: tuple[Path, ...],
     assignment_name: str,
@@ -111,13 +134,17 @@ def grade(
     slurm_memory: str,
     slurm_gpus: int,
     slurm_interface: str | None,
+    slurm_python: str | None,
+    slurm_directives: tuple[str, ...],
+    similarity: bool,
     **limit_values: Any,
 ) -> None:
     """Grade notebooks, folders or LMS exports (zip); write results and reports into --out."""
     from grader.assignment import AssignmentError, load_assignment
     from grader.batch import EXIT_USAGE, BatchError, grade_batch
-    from grader.executors import SlurmOptions
     from grader.grading import GradeOptions
+    from grader.notebook_set import grade_notebook_set, is_notebook_set
+    from grader.slurm import SlurmOptions
 
     if slurm and scheduler:
         raise click.UsageError("give either --slurm or --scheduler, not both")
@@ -146,12 +173,15 @@ def grade(
             memory=slurm_memory,
             gpus_per_job=slurm_gpus,
             interface=slurm_interface,
+            python=slurm_python,
+            extra_directives=list(slurm_directives),
         )
         if slurm
         else None
     )
+    run = grade_notebook_set if is_notebook_set(assignment) else grade_batch  # one row per student either way
     try:
-        summary = grade_batch(
+        summary = run(
             list(paths),
             options,
             workers=workers,
@@ -168,4 +198,9 @@ def grade(
         click.echo(f"Error: {exc}", err=True)
         sys.exit(EXIT_USAGE)
     click.echo(summary.describe(), err=True)
-    sys.exit(summary.exit_code)
+    exit_code = summary.exit_code
+    if similarity:
+        from grader.commands.similarity import after_grading
+
+        exit_code = after_grading(out_dir, assignment, data_dir, profile, exit_code)
+    sys.exit(exit_code)

@@ -62,9 +62,9 @@ def student_from_metadata(path: Path | None) -> str:
 @click.option(
     "--assignment",
     "assignment_name",
-    default=lambda: os.environ.get("GRADER_ASSIGNMENT", "hw2"),
-    show_default="$GRADER_ASSIGNMENT or hw2",
-    help="Assignment name or rubric path.",
+    default=lambda: os.environ.get("GRADER_ASSIGNMENT"),
+    show_default="$GRADER_ASSIGNMENT",
+    help="The assignment's folder or rubric file, or its name (required: here or in $GRADER_ASSIGNMENT).",
 )
 @click.option(
     "--submission-dir",
@@ -95,7 +95,7 @@ def student_from_metadata(path: Path | None) -> str:
 @data_option("Data directory (default: the embedded data, built once).")
 @backend_option
 def gradescope(
-    assignment_name: str,
+    assignment_name: str | None,
     submission_dir: Path,
     results_path: Path,
     metadata: Path,
@@ -109,11 +109,15 @@ def gradescope(
     autograder failure), so Gradescope shows the student the explanation.
     """
     from grader.assignment import AssignmentError, load_assignment
-    from grader.exports import write_gradescope_document
     from grader.grading import GradeOptions, error_result, grade_one
-    from grader.results import save_result
+    from grader.notebook_set import grade_set_submission, is_notebook_set
     from grader.submission import Submission, safe_id
 
+    if not assignment_name:
+        raise click.UsageError(
+            "which assignment? pass --assignment FOLDER_OR_RUBRIC or set GRADER_ASSIGNMENT "
+            "(in Gradescope's run_autograder script)"
+        )
     try:
         assignment = load_assignment(assignment_name)
     except AssignmentError as exc:
@@ -122,6 +126,9 @@ def gradescope(
         raise click.UsageError(f"submission directory {submission_dir} does not exist")
     student = student_from_metadata(metadata)
     options = GradeOptions(assignment=assignment, out_dir=work_dir, data_dir=data_dir, backend=backend)
+    if is_notebook_set(assignment):  # several notebooks: each matched by name, one merged result
+        _finish(grade_set_submission(submission_dir, student, options), work_dir, results_path)
+        return
     template_name = assignment.template.name if assignment.template else None
     notebook, notes = find_notebook(submission_dir, template_name)
     submission = Submission(
@@ -140,6 +147,13 @@ def gradescope(
         )
     else:
         result = grade_one(submission, options)
+    _finish(result, work_dir, results_path)
+
+
+def _finish(result: dict[str, Any], work_dir: Path, results_path: Path) -> None:
+    from grader.exports import write_gradescope_document  # lazy: see the module docstring of grader.cli
+    from grader.results import save_result  # lazy: see the module docstring of grader.cli
+
     save_result(work_dir, result)
     write_gradescope_document(result, results_path)
     click.echo(

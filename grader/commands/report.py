@@ -21,13 +21,18 @@ def resolve_assignment(name: str | None, results: list[dict[str, Any]]) -> Any:
             return load_assignment(name)
         except AssignmentError as exc:
             raise click.UsageError(str(exc)) from exc
+    rubrics = {str(r["rubric"]) for r in results if isinstance(r.get("rubric"), str)}
     names = {str(r["assignment"]) for r in results if isinstance(r.get("assignment"), str)}
-    if len(names) != 1:
+    # the rubric path the results recorded finds an assignment anywhere; older results name it only
+    wanted = rubrics if len(rubrics) == 1 and Path(next(iter(rubrics))).is_file() else names
+    if len(wanted) != 1:
         return None
     try:
-        return load_assignment(names.pop())
+        return load_assignment(wanted.pop())
     except AssignmentError as exc:
-        click.echo(f"note: rendering without the rubric ({exc})", err=True)
+        click.echo(
+            f"note: rendering without the rubric ({exc}); pass --assignment FOLDER_OR_RUBRIC", err=True
+        )
         return None
 
 

@@ -47,7 +47,12 @@ def _first_gpu(gpus: str | None) -> str | None:
 
 @click.command("run")
 @click.argument("notebook", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--assignment", "assignment_name", required=True, help="Assignment name (hw2) or rubric path.")
+@click.option(
+    "--assignment",
+    "assignment_name",
+    required=True,
+    help="The assignment: its folder, its rubric file, or a name such as hw2.",
+)
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
 @backend_option
 @click.option("--gpus", default=None, help="GPU indices or UUIDs (comma-separated); the run uses the first.")
@@ -114,13 +119,23 @@ def run(
 def _summarise(record: RunRecord, out_dir: Path, identifier: str) -> None:
     isolation = "isolated" if record.get("isolated") else "NOT isolated"
     click.echo(f"{identifier}: {record['status']} ({record['backend']}, {isolation}): {record['message']}")
+    from grader.cell_names import cell_label
+
     for cell in record.get("cells", []):
         if cell["status"] not in ("ok",):
             error = cell.get("error")
-            detail = cell.get("message") or (error["ename"] if error else "")
+            if error:
+                evalue = " ".join(error["evalue"].split())
+                detail = f"{error['ename']}: {evalue[:300]}" if evalue else error["ename"]
+            else:
+                detail = cell.get("message") or ""
             click.echo(
                 f"  cell {cell['index']} [{cell.get('part') or '-'}]: {cell['status']} {detail}".rstrip()
+                + f"  ({cell_label(cell)})"
             )
+            diagnosis = cell.get("diagnosis")
+            if diagnosis:
+                click.echo(f"      {diagnosis['message']}")
     for fired in record.get("limits_fired", []):
         where = f" (cell {fired['cell']})" if fired.get("cell") is not None else ""
         click.echo(f"  limit {fired['limit']}{where}: {fired['message']}")

@@ -1,15 +1,20 @@
 """Assignment data: build an assignment's public and hidden files, and keep a built cache.
 
-``build_data`` dispatches on the rubric's ``data:`` key (``builder: module:function`` or
-``static: {dir: ...}``); ``ensure_data`` builds the default profile once into
-``$ML_AUTOGRADER_CACHE/<assignment>/<profile>`` so grading without ``--data`` needs no set-up.
+``build_data`` dispatches on the rubric's ``data:`` key (``builder: file.py:function`` beside the
+rubric, ``builder: module:function`` for an importable module, or ``static: {dir: ...}``);
+``ensure_data`` builds the default profile once into ``$ML_AUTOGRADER_CACHE/<assignment>/<profile>``
+so grading without ``--data`` needs no set-up. A build goes into a staging directory and is
+renamed into place only when it succeeded, so a failed build leaves nothing half-written.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import importlib.util
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -55,8 +60,11 @@ def _data_spec(assignment: Assignment) -> dict[str, Any]:
     kinds = [k for k in ("builder", "static") if k in spec]
     if len(kinds) != 1:
         raise DataError(f"{where}: give exactly one of 'builder' and 'static', found {kinds or 'neither'}")
-    if "builder" in spec and (not isinstance(spec["builder"], str) or spec["builder"].count(":") != 1):
-        raise DataError(f"{where}.builder: expected 'module:function', got {spec['builder']!r}")
+    if "builder" in spec and (not isinstance(spec["builder"], str) or ":" not in spec["builder"]):
+        raise DataError(
+            f"{where}.builder: expected 'file.py:function' (a file beside the rubric) or "
+            f"'module:function', got {spec['builder']!r}"
+        )
     if "static" in spec and not (
         isinstance(spec["static"], dict) and isinstance(spec["static"].get("dir"), str)
     ):
@@ -64,21 +72,71 @@ def _data_spec(assignment: Assignment) -> dict[str, Any]:
     return spec
 
 
-def _load_builder(target: str) -> tuple[Callable[..., dict[str, Any]], Any]:
-    """The builder function and its module (whose ``BUILDER_VERSION`` marks caches stale)."""
-    module_name, func_name = target.split(":")
+def _split_target(target: str) -> tuple[str, str]:
+    module_name, _, func_name = target.rpartition(":")
+    return module_name, func_name
+
+
+def _is_file_builder(target: str) -> bool:
+    return _split_target(target)[0].endswith(".py")
+
+
+def _load_file_module(path: Path, target: str) -> Any:
+    """Load a builder file by its path (no PYTHONPATH needed), under a name unique to its path."""
+    if not path.is_file():
+        raise DataError(f"data builder {target}: {path} does not exist (paths are relative to the rubric)")
+    name = "ml_autograder_builder_" + hashlib.sha256(str(path).encode()).hexdigest()[:12]
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise DataError(f"data builder {target}: {path} cannot be loaded as Python")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses and pickling look a class's module up here
     try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise DataError(f"data builder {target}: cannot import {module_name}: {exc}") from exc
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        sys.modules.pop(name, None)
+        raise DataError(
+            f"data builder {target}: loading {path.name} raised {type(exc).__name__}: {exc}"
+        ) from exc
+    return module
+
+
+def _load_builder(target: str, assignment: Assignment | None = None) -> tuple[Callable[..., Any], Any]:
+    """The builder function and its module (whose ``BUILDER_VERSION`` marks caches stale).
+
+    ``file.py:function`` is a file relative to the rubric, loaded by path; ``module:function``
+    an importable module (installed, or on PYTHONPATH)."""
+    module_name, func_name = _split_target(target)
+    if module_name.endswith(".py"):
+        base = assignment.base_dir if assignment is not None else Path.cwd()
+        module = _load_file_module((base / module_name).resolve(), target)
+    else:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            raise DataError(
+                f"data builder {target}: cannot import {module_name}: {exc}. A builder file beside the "
+                f"rubric is named by its path, e.g. `builder: build_data.py:{func_name}` (no PYTHONPATH "
+                "needed); a module must be installed or on PYTHONPATH"
+            ) from exc
     func = getattr(module, func_name, None)
     if not callable(func):
         raise DataError(f"data builder {target}: {module_name} has no function {func_name}")
     return func, module
 
 
-def _prepare_out_dir(out_dir: Path) -> None:
-    """Clear an earlier build in ``out_dir``; refuse a directory holding anything else."""
+def _builder_version(target: str, module: Any) -> Any:
+    """``BUILDER_VERSION`` when the module sets one; for a builder file without one, the file's
+    sha256, so that editing the builder rebuilds the cache."""
+    declared = getattr(module, "BUILDER_VERSION", None)
+    if declared is not None or not _is_file_builder(target):
+        return declared
+    source = getattr(module, "__file__", None)
+    return "sha256:" + hashlib.sha256(Path(source).read_bytes()).hexdigest() if source else None
+
+
+def _check_out_dir(out_dir: Path) -> None:
+    """Refuse a target that is a file or a directory holding anything but an earlier build."""
     if out_dir.exists() and not out_dir.is_dir():
         raise DataError(f"{out_dir} exists and is not a directory")
     if out_dir.is_dir():
@@ -87,10 +145,18 @@ def _prepare_out_dir(out_dir: Path) -> None:
             raise DataError(
                 f"{out_dir} holds other files ({', '.join(foreign[:5])}); choose an empty or a data directory"
             )
-        for sub in DATA_SUBDIRS:
-            shutil.rmtree(out_dir / sub, ignore_errors=True)
-        (out_dir / MANIFEST_NAME).unlink(missing_ok=True)
-    out_dir.mkdir(parents=True, exist_ok=True)
+
+
+def _install(staging: Path, out_dir: Path) -> None:
+    """Put a finished build in place of ``out_dir``'s earlier one (if any)."""
+    if not out_dir.exists():
+        os.rename(staging, out_dir)
+        return
+    for sub in DATA_SUBDIRS:
+        shutil.rmtree(out_dir / sub, ignore_errors=True)
+    (out_dir / MANIFEST_NAME).unlink(missing_ok=True)
+    for entry in staging.iterdir():
+        os.rename(entry, out_dir / entry.name)
 
 
 def _copy_static(assignment: Assignment, spec: dict[str, Any], out_dir: Path) -> dict[str, Any]:
@@ -108,9 +174,11 @@ def build_data(
 ) -> dict[str, Any]:
     """Write the assignment's ``public/``, ``hidden/`` and ``MANIFEST.json`` into ``out_dir``.
 
-    The profile recorded is ``profile`` if given, else the one the builder reports (``full`` for
-    hw2 with ``source``), else the rubric's default. Asking for a profile the data does not match
-    (``full`` without ``source``) is an error rather than a mislabelled directory.
+    The build goes into a staging directory beside ``out_dir`` and replaces an earlier build only
+    when it succeeded: a failing builder leaves ``out_dir`` as it was. A builder may return
+    nothing, or a dict of manifest fields (``profile``, ``source``); the file list is made here.
+    The profile recorded is ``profile`` if given, else the one the builder reports, else the
+    rubric's default. Asking for a profile the data does not match is an error.
     """
     spec = _data_spec(assignment)
     profiles = assignment.profiles
@@ -119,33 +187,61 @@ def build_data(
             f"assignment {assignment.name} has no profile {profile!r}; known: {', '.join(profiles)}"
         )
     out_dir = Path(out_dir)
-    if "static" in spec:
-        if source is not None:
-            raise DataError(f"assignment {assignment.name} has static data; --source does not apply")
-        _prepare_out_dir(out_dir)
-        manifest = _copy_static(assignment, spec, out_dir)
-    else:
-        func, module = _load_builder(spec["builder"])
+    _check_out_dir(out_dir)
+    if "static" in spec and source is not None:
+        raise DataError(f"assignment {assignment.name} has static data; --source does not apply")
+    builder: tuple[Callable[..., Any], Any] | None = None
+    if "builder" in spec:
+        builder = _load_builder(spec["builder"], assignment)
         if source is None and profile not in (None, assignment.default_profile):
             raise DataError(
-                f"profile {profile!r} is built from the instructor's files: pass --source DIR (see docs/DATA.md)"
+                f"profile {profile!r} is built from the instructor's files: pass --source DIR "
+                f"(`grader data {assignment.command_ref} --source DIR --profile {profile} --out DATA`)"
             )
-        _prepare_out_dir(out_dir)
-        manifest = func(out_dir, source=source)
-        if not isinstance(manifest, dict) or "files" not in manifest:
-            raise DataError(f"data builder {spec['builder']} returned no manifest (a dict with 'files')")
-        manifest.setdefault("builder", spec["builder"])
-        manifest.setdefault("builder_version", getattr(module, "BUILDER_VERSION", None))
-    built = manifest.get("profile")
-    if profile is not None and built in profiles and built != profile:
-        _prepare_out_dir(out_dir)  # leave no mislabelled data behind
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.building-"))
+    try:
+        if builder is None:
+            manifest = _copy_static(assignment, spec, staging)
+        else:
+            manifest = _run_builder(spec["builder"], builder, staging, source)
+        built = manifest.get("profile")
+        if profile is not None and built in profiles and built != profile:
+            raise DataError(
+                f"the data built from {source or 'embedded data'} is profile {built!r}, not {profile!r}"
+            )
+        if profile is None:
+            profile = built if built in profiles else assignment.default_profile
+        manifest.update(assignment=assignment.name, profile=profile)
+        write_manifest(staging, manifest)
+        _install(staging, out_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return manifest
+
+
+def _run_builder(
+    target: str, builder: tuple[Callable[..., Any], Any], out_dir: Path, source: Path | None
+) -> dict[str, Any]:
+    """Call ``build(out_dir, source=...)``; its files are listed here whatever it returns."""
+    func, module = builder
+    try:
+        returned = func(out_dir, source=source)
+    except DataError:
+        raise
+    except Exception as exc:
+        raise DataError(f"data builder {target} failed: {type(exc).__name__}: {exc}") from exc
+    if returned is not None and not isinstance(returned, dict):
         raise DataError(
-            f"the data built from {source or 'embedded data'} is profile {built!r}, not {profile!r}"
+            f"data builder {target} returned a {type(returned).__name__}; return nothing, or a dict of "
+            "manifest fields such as {'source': {...}}"
         )
-    if profile is None:
-        profile = built if built in profiles else assignment.default_profile
-    manifest.update(assignment=assignment.name, profile=profile)
-    write_manifest(out_dir, manifest)
+    if not (out_dir / "public").is_dir():
+        raise DataError(f"data builder {target} wrote no public/ directory into {out_dir}")
+    fields = {k: v for k, v in (returned or {}).items() if k not in ("files", "schema_version")}
+    manifest = make_manifest(out_dir, **fields)
+    manifest.setdefault("builder", target)
+    manifest.setdefault("builder_version", _builder_version(target, module))
     return manifest
 
 
@@ -158,9 +254,9 @@ def _is_current(assignment: Assignment, spec: dict[str, Any], data_dir: Path) ->
     if "static" in spec:
         static_dir = assignment.resolve(spec["static"]["dir"])
         return manifest.get("files") == make_manifest(static_dir).get("files")
-    _, module = _load_builder(spec["builder"])
-    return manifest.get("builder") == spec["builder"] and manifest.get("builder_version") == getattr(
-        module, "BUILDER_VERSION", None
+    _, module = _load_builder(spec["builder"], assignment)
+    return manifest.get("builder") == spec["builder"] and manifest.get("builder_version") == _builder_version(
+        spec["builder"], module
     )
 
 
@@ -186,7 +282,7 @@ def ensure_data(assignment: Assignment, data_dir: Path | None = None, profile: s
         return target
     if "builder" in spec and profile != assignment.default_profile:
         raise DataError(
-            f"profile {profile!r} is not built automatically: run `grader data {assignment.name} "
+            f"profile {profile!r} is not built automatically: run `grader data {assignment.command_ref} "
             f"--source DIR --profile {profile} --out DATA` and pass --data DATA"
         )
     target.parent.mkdir(parents=True, exist_ok=True)

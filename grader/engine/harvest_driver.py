@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from grader.engine import harvest_plan, harvest_read
+from grader.engine import harvest_calls, harvest_plan, harvest_read
 from grader.engine.record import LimitLog
 from grader.engine.session import KernelSession
 from grader.limits import Limits
@@ -104,7 +104,12 @@ async def harvest(
                 broken = lost
             else:
                 entry = {"status": "error", "message": f"not run: {broken}"}
-            if stage.name == "answers":
+            if stage.name == harvest_calls.STAGE_KIND:
+                if entry.get("status") == "ok":
+                    result["functions"], result["tests"] = entry["value"], entry["tests"]
+                else:
+                    problems.append(f"functions: {entry['message']}")
+            elif stage.name == "answers":
                 absent = entry.pop("absent", {})
                 if entry.get("status") == "ok":
                     result["answers"] = entry["value"]
@@ -147,7 +152,12 @@ async def _run_stage(
         plan.prepare(stage)  # copy its input set in now, not earlier
     except (harvest_plan.HarvestError, OSError) as exc:
         return {"status": "error", "message": f"harvest: could not stage the input set: {exc}"}, None
-    reply = await session.request(harvest_plan.kernel_code(stage.config), deadline)
+    code = (
+        harvest_calls.kernel_code(stage.config)
+        if stage.name == harvest_calls.STAGE_KIND
+        else harvest_plan.kernel_code(stage.config)
+    )
+    reply = await session.request(code, deadline)
     if reply.status == "not_running":
         return {
             "status": "error",
@@ -177,6 +187,12 @@ async def _run_stage(
         }, None
     try:
         document = harvest_read.read_stage_output(plan.outputs_dir, stage.out_file, stage.max_bytes)
+        if stage.name == harvest_calls.STAGE_KIND:
+            return {
+                "status": "ok",
+                "value": harvest_calls.validate_functions(document, stage),
+                "tests": harvest_calls.validate_tests(document, stage),
+            }, None
         if stage.name == "answers":
             answers = harvest_read.validate_answers(document, list(stage.config["names"]))
             absent = harvest_read.model_presence(document, list(stage.config.get("models", [])))

@@ -3,7 +3,8 @@
 jupyter_client's convention for "launch the kernel differently" is a kernel provisioner; this
 module provides one (``SandboxProvisioner``) and a manager that always uses it with our own
 kernel spec. The notebook's ``kernelspec`` metadata is untrusted and never consulted: every
-notebook runs ``python -m ipykernel_launcher`` of this interpreter, wrapped by the sandbox
+notebook runs ``python -m ipykernel_launcher`` of the sandbox's kernel interpreter (the
+assignment's environment, or this interpreter where none is declared), wrapped by the sandbox
 backend, with the backend's cleared environment, talking over IPC sockets in the per-run
 directory, and interrupted by *message* (a SIGINT to bubblewrap would kill the sandbox).
 """
@@ -29,10 +30,11 @@ KERNEL_NAME = "ml-autograder-sandbox"
 KERNEL_LOG_BYTES = 64 * 1024  # kernel stdout/stderr kept for diagnostics (the head only)
 
 
-def sandbox_kernel_spec() -> KernelSpec:
-    """Our fixed kernel spec: this interpreter's ipykernel, interrupted by message."""
+def sandbox_kernel_spec(python: str | None = None) -> KernelSpec:
+    """Our fixed kernel spec: ipykernel of ``python`` (the sandbox's kernel interpreter: the
+    assignment's environment, else this interpreter), interrupted by message."""
     return KernelSpec(
-        argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        argv=[python or sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
         display_name="Python 3 (ml-autograder sandbox)",
         language="python",
         interrupt_mode="message",
@@ -161,7 +163,7 @@ class SandboxKernelManager(AsyncKernelManager):
         self.sandbox = sandbox
         self.workdir = workdir
         self.kernel_log: _BoundedLog | None = None
-        self._spec = sandbox_kernel_spec()
+        self._spec = sandbox_kernel_spec(sandbox.kernel_python())
         self._client_context = zmq.asyncio.Context()
         self._client_context.setsockopt(zmq.MAXMSGSIZE, int(max_message_bytes))
 

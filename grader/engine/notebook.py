@@ -22,6 +22,13 @@ class InvalidNotebook(Exception):
 def load_notebook(path: Path) -> NotebookNode:
     """Read and check a notebook: JSON, nbformat 4, at least one cell. Outputs are cleared
     (outputs the student saved must not count as figures the grader saw)."""
+    return load_notebook_with_counts(path)[0]
+
+
+def load_notebook_with_counts(path: Path) -> tuple[NotebookNode, list[int | None]]:
+    """``load_notebook``, plus each cell's execution count as the student saved it (the ``[n]``
+    Jupyter showed them beside the cell; None for markdown and never-run cells), which feedback
+    uses to name cells the way the student sees them."""
     try:
         size = path.stat().st_size
     except OSError as exc:
@@ -48,9 +55,12 @@ def load_notebook(path: Path) -> NotebookNode:
         raise InvalidNotebook(f"{path.name} is not a valid nbformat 4 notebook: {first[:300]}") from None
     if not nb.cells:
         raise InvalidNotebook(f"{path.name} has no cells")
+    saved: list[int | None] = []
     for cell in nb.cells:
+        count = cell.get("execution_count") if cell.cell_type == "code" else None
+        saved.append(count if isinstance(count, int) and not isinstance(count, bool) and count > 0 else None)
         if cell.cell_type == "code":
             cell.outputs = []
             cell.execution_count = None
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    return nb
+    return nb, saved

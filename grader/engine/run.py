@@ -20,14 +20,18 @@ from typing import Any
 
 from grader import notebook_parts
 from grader.engine import record as records
+from grader.engine.cell_notes import annotate_cells, diagnostician
 from grader.engine.harvest_driver import harvest
-from grader.engine.notebook import InvalidNotebook, load_notebook
+from grader.engine.notebook import InvalidNotebook, load_notebook_with_counts
 from grader.engine.runner import CellRunner
 from grader.engine.session import STARTUP_TIMEOUT_S
+from grader.engine.tracebacks import path_names
+from grader.environment import KernelEnvironment, KernelEnvironmentError, for_assignment
+from grader.keys import execution_stamp
 from grader.limits import Limits
 from grader.records import RunRecord
 from grader.sandbox import make_sandbox
-from grader.sandbox.base import Sandbox, SandboxConfig
+from grader.sandbox.base import SANDBOX_ENV, KernelInterpreter, Sandbox, SandboxConfig
 from grader.submission import check_id
 
 log = logging.getLogger(__name__)
@@ -38,7 +42,12 @@ DEFAULT_ENV = {
     "OPENBLAS_NUM_THREADS": "1",
     "NUMEXPR_NUM_THREADS": "1",
     "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+    # a `!pip install` cell fails at once rather than retrying an index it can never reach
+    "PIP_RETRIES": "0",
+    "PIP_TIMEOUT": "2",
+    "PIP_DISABLE_PIP_VERSION_CHECK": "1",
 }
+FROM_ASSIGNMENT = "assignment"  # run_notebook's default: the kernel environment the rubric declares
 
 
 def run_notebook(
@@ -53,22 +62,48 @@ def run_notebook(
     limits: Limits | None = None,
     env: dict[str, str] | None = None,
     public_only: bool = False,
+    kernel: KernelEnvironment | str | None = FROM_ASSIGNMENT,
 ) -> RunRecord:
     """Execute ``notebook`` in a sandbox, harvest it, write OUT/executed/<id>.ipynb and
     OUT/run/<id>.json, and return the RunRecord. Student faults never raise; a bad ``run_id``
-    (a grader bug) does."""
+    (a grader bug) does.
+
+    ``kernel`` is the kernel's environment: by default the one the assignment declares (found
+    built, never installed: a missing one is a ``sandbox_error`` naming `grader env build`),
+    ``None`` for the grader's own interpreter."""
     check_id(run_id, what="run_id")  # UnsafeId (a ValueError): a grader bug, not the student's
     notebook, data_dir, out_dir = Path(notebook), Path(data_dir).resolve(), Path(out_dir)
     limits = limits or Limits()
     started = time.perf_counter()
-    record = records.new_record(notebook, getattr(assignment, "name", str(assignment)), run_id, backend, gpu)
+    name = getattr(assignment, "name", str(assignment))
+    record = records.new_record(notebook, name, run_id, backend, gpu)
+    # what this run was executed and harvested for: grader.reuse reads it before scoring it again
+    record["execution"] = execution_stamp(
+        notebook, assignment, data_dir, limits=limits, env=env, public_only=public_only
+    )
     try:
-        nb = load_notebook(notebook)
+        nb, saved_counts = load_notebook_with_counts(notebook)
     except InvalidNotebook as exc:
         record["status"], record["message"] = "invalid_notebook", str(exc)
         record["harvest"]["message"] = "not run: invalid notebook"
         records.write_outputs(record, None, out_dir)
         return record
+    try:
+        environment = for_assignment(assignment) if kernel == FROM_ASSIGNMENT else kernel
+        if isinstance(environment, KernelEnvironment) and not environment.python.exists():
+            # resolved on the coordinator, missing here (a cluster worker without it)
+            raise KernelEnvironmentError(
+                f"the grading environment of {environment.name} is not built on this machine "
+                f"({environment.prefix}): run `grader env build {environment.name}` here too"
+            )
+    except KernelEnvironmentError as exc:
+        record["status"], record["message"] = "sandbox_error", str(exc)
+        record["harvest"]["message"] = "not run: no kernel environment"
+        records.write_outputs(record, None, out_dir)
+        return record
+    assert environment is None or isinstance(environment, KernelEnvironment)
+    if environment is not None:
+        record["environment"] = environment.summary()
 
     part_of = notebook_parts.assign_parts(nb.cells, assignment.parts)
     record["harvest"]["free_text"] = notebook_parts.free_text_answers(nb.cells, assignment.free_text)
@@ -84,6 +119,13 @@ def run_notebook(
         limits=limits,
         gpu=gpu,
         env={**DEFAULT_ENV, **(env or {})},
+        kernel=None
+        if environment is None
+        else KernelInterpreter(
+            prefix=environment.prefix,
+            base_prefix=environment.base_prefix,
+            reserved_address_space_mb=environment.reserved_address_space_mb,
+        ),
     )
     sandbox: Sandbox | None = None
     runner: CellRunner | None = None
@@ -120,6 +162,8 @@ def run_notebook(
         shutil.rmtree(root, ignore_errors=True)
         wall_s = time.perf_counter() - started
         records.count_figures(record, nb, part_of)
+        if runner is not None:
+            _describe_cells(runner, nb, saved_counts, environment, name, config)
         if runner is None:
             record["telemetry"]["wall_s"] = round(wall_s, 3)
         else:
@@ -176,6 +220,28 @@ async def _drive(
     finally:
         watchdog.cancel()
         await runner.session.stop()
+
+
+def _describe_cells(
+    runner: CellRunner,
+    nb: Any,
+    saved_counts: list[int | None],
+    environment: KernelEnvironment | None,
+    name: str,
+    config: SandboxConfig,
+) -> None:
+    """Cell names, readable tracebacks and diagnoses (grader.engine.cell_notes); never fails the run."""
+    try:
+        names = path_names(
+            env_prefixes=[str(environment.prefix), SANDBOX_ENV] if environment is not None else [],
+            base_prefixes=[str(environment.base_prefix)] if environment is not None else [],
+            workdir=str(config.workdir),
+            python_version=".".join(environment.python_version.split(".")[:2]) if environment else None,
+        )
+        doctor = diagnostician(environment, name, config.data_dir)
+        annotate_cells(runner.state.cells, nb, saved_counts, names, doctor)
+    except Exception:  # a grader bug here must not lose the run
+        log.exception("describing the cells failed")
 
 
 def _backend_facts(sandbox: Sandbox, limits_log: records.LimitLog) -> float | None:

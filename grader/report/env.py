@@ -45,6 +45,29 @@ def _finalize_md(value: Any) -> Any:
     return md_escape(value)
 
 
+_CODE_SPAN = re.compile(r"`([^`\n]{1,200})`")
+
+
+def html_code_spans(value: Any) -> Any:
+    """Escaped text whose `backtick spans` (module names in diagnoses) become <code> elements."""
+    from markupsafe import Markup, escape
+
+    text = str(escape("" if value is None else value))
+    return Markup(_CODE_SPAN.sub(lambda m: f"<code>{m.group(1)}</code>", text))
+
+
+def md_code_spans(value: Any) -> MdSafe:
+    """Escaped Markdown whose `backtick spans` stay code spans (their content is printed verbatim)."""
+    text = "" if value is None else str(value)
+    out, last = [], 0
+    for match in _CODE_SPAN.finditer(text):
+        out.append(md_escape(text[last : match.start()]))
+        out.append(f"`{match.group(1)}`")
+        last = match.end()
+    out.append(md_escape(text[last:]))
+    return MdSafe("".join(out))
+
+
 @cache
 def html_env() -> Any:
     import jinja2
@@ -56,7 +79,7 @@ def html_env() -> Any:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(points=fmt_points, num=fmt_number)
+    env.filters.update(points=fmt_points, num=fmt_number, code=html_code_spans)
     return env
 
 
@@ -73,5 +96,7 @@ def md_env() -> Any:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(points=lambda v: MdSafe(fmt_points(v)), num=lambda v: MdSafe(fmt_number(v)))
+    env.filters.update(
+        points=lambda v: MdSafe(fmt_points(v)), num=lambda v: MdSafe(fmt_number(v)), code=md_code_spans
+    )
     return env

@@ -9,10 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from grader.cell_names import cell_label
 from grader.report import evidence as ev
+from grader.report import plot_cache, problems
 from grader.report.env import html_env, md_env, md_fence
 from grader.report.files import write_text_atomic
 from grader.report.format import points
+from grader.report.plot_cache import PlotCache
 from grader.submission import UnsafeId, check_id
 
 if TYPE_CHECKING:
@@ -53,23 +56,31 @@ def _status(value: Any, allowed: tuple[str, ...]) -> str:
     return value if isinstance(value, str) and value in allowed else "unknown"
 
 
-def _figures(item_title: str, evidence: Any) -> list[dict[str, str]]:
+def _figures(item_title: str, evidence: Any, cache: PlotCache) -> list[dict[str, str]]:
     from grader.report import plots  # lazy: start-up (matplotlib, only when an item has a curve)
 
     figures = []
     curve = ev.curve(evidence)
     if curve is not None:
         y_label = ev.text(evidence.get("y_label"), 60) if isinstance(evidence, dict) else ""
+        png = cache.png(
+            "curve",
+            {"curve": curve, "title": item_title, "y_label": y_label},
+            lambda: plots.curve_png(curve, title=item_title, y_label=y_label),
+        )
         figures.append(
             {
                 "title": "your curve over the reference band" if curve["band"] else "your curve",
-                "uri": ev.data_uri(plots.curve_png(curve, title=item_title, y_label=y_label)),
+                "uri": ev.data_uri(png),
             }
         )
     lines = ev.series_set(evidence)
     if lines is not None:
         caption = " and ".join(lines["lines"]) + f" by {lines['x_label']}"
-        figures.append({"title": caption, "uri": ev.data_uri(plots.lines_png(lines, title=item_title))})
+        png = cache.png(
+            "lines", {"lines": lines, "title": item_title}, lambda: plots.lines_png(lines, title=item_title)
+        )
+        figures.append({"title": caption, "uri": ev.data_uri(png)})
     return figures
 
 
@@ -92,8 +103,8 @@ def _manual(evidence: Any) -> dict[str, Any] | None:
     return {"points": ev.number(mark.get("points")), "comment": ev.text(mark.get("comment"))}
 
 
-def item_view(item: Any) -> dict[str, Any]:
-    """One rubric item, ready for the templates."""
+def item_view(item: Any, plots: PlotCache | None = None) -> dict[str, Any]:
+    """One rubric item, ready for the templates (plots drawn, or taken from ``plots``)."""
     if not isinstance(item, dict):
         item = {}
     title = ev.text(item.get("title"), 200) or ev.text(item.get("id"), 200) or "(untitled item)"
@@ -118,7 +129,7 @@ def item_view(item: Any) -> dict[str, Any]:
         "override": isinstance(evidence, dict) and isinstance(evidence.get("override"), dict),
     }
     if not hidden:
-        view["figures"] = _figures(title, evidence)
+        view["figures"] = _figures(title, evidence, plots or PlotCache(None))
         view["images"] = _images(evidence)
         view["gauge"] = ev.threshold(evidence)
         if isinstance(evidence, dict):
@@ -130,32 +141,12 @@ def item_view(item: Any) -> dict[str, Any]:
 def _cell_view(cell: Any) -> dict[str, Any] | None:
     if not isinstance(cell, dict):
         return None
-    error = cell.get("error") if isinstance(cell.get("error"), dict) else None
-    index = cell.get("index")
     return {
-        "index": index if isinstance(index, int) and not isinstance(index, bool) else None,
+        "label": ev.text(cell_label(cell), 200),
         "part": ev.text(cell.get("part"), 60),
         "status": ev.text(cell.get("status"), 40) or "unknown",
         "wall_s": ev.number(cell.get("wall_s")),
         "peak_rss_mb": ev.number(cell.get("peak_rss_mb")),
-        "error": None
-        if error is None
-        else {
-            "ename": ev.text(error.get("ename"), 200),
-            "evalue": ev.text(error.get("evalue"), 2000),
-            "traceback": ev.traceback_text(error.get("traceback")),
-        },
-    }
-
-
-def _limit_view(limit: Any) -> dict[str, str] | None:
-    if not isinstance(limit, dict):
-        return None
-    cell = limit.get("cell")
-    return {
-        "limit": ev.text(limit.get("limit"), 60),
-        "cell": str(cell) if isinstance(cell, int) and not isinstance(cell, bool) else "",
-        "message": ev.text(limit.get("message"), 1000),
     }
 
 
@@ -167,10 +158,12 @@ def _list(value: Any, limit: int) -> list[Any]:
     return value[:limit] if isinstance(value, list) else []
 
 
-def student_view(result: dict[str, Any], assignment: Assignment | None = None) -> dict[str, Any]:
+def student_view(
+    result: dict[str, Any], assignment: Assignment | None = None, *, plots: PlotCache | None = None
+) -> dict[str, Any]:
     """Everything the student templates show, built from the result document alone."""
     rid = result_id(result)
-    items = [item_view(item) for item in _list(result.get("items"), MAX_ITEMS)]
+    items = [item_view(item, plots) for item in _list(result.get("items"), MAX_ITEMS)]
     parts = []
     known: set[str] = set()
     for part in _list(result.get("parts"), 100):
@@ -215,10 +208,13 @@ def student_view(result: dict[str, Any], assignment: Assignment | None = None) -
         "extra_credit": points(result.get("extra_credit")),
         "parts": parts,
         "cells": cells,
-        "errors": [c for c in cells if c["error"]],
+        "errors": problems.cell_problems(result),
+        "top": problems.top_message(result),
+        "fold_items": result.get("status") == problems.OFF_TEMPLATE,
+        "environment": problems.environment_packages(result),
         "notes": [ev.text(n, 1000) for n in _list(result.get("notes"), 20) if isinstance(n, str)],
         "warnings": [ev.text(w, 1000) for w in _list(result.get("warnings"), 20) if isinstance(w, str)],
-        "limits": [v for v in (_limit_view(x) for x in _list(result.get("limits_fired"), 50)) if v],
+        "limits": problems.limit_problems(result),
         "wall_s": ev.number(telemetry.get("wall_s")),
         "peak_rss_mb": ev.number(telemetry.get("peak_rss_mb")),
         "total_s": ev.number(timings.get("total_s")),
@@ -238,13 +234,14 @@ def render_student(
     """Write ``OUT/feedback/<id>.html`` and ``OUT/feedback/<id>.md``.
 
     Reference bands come from each item's evidence, which the scorer fills from expected.json,
-    so reports need nothing but the result document (and the assignment, for titles).
+    so reports need nothing but the result document (and the assignment, for titles). Plots are
+    drawn once per distinct input and kept in OUT/.cache/plots (grader.report.plot_cache).
     """
-    view = student_view(result, assignment)
+    view = student_view(result, assignment, plots=plot_cache.for_out_dir(Path(out_dir)))
     paths = feedback_paths(Path(out_dir), view["id"])
     html = html_env().get_template("student.html.j2").render(r=view)
     for error in view["errors"]:
-        error["error"]["fenced"] = md_fence(error["error"]["traceback"] or "(no traceback)")
+        error["fenced"] = md_fence(error["traceback"]) if error["traceback"] else ""
     md = md_env().get_template("student.md.j2").render(r=view)
     write_text_atomic(paths["html"], html)
     write_text_atomic(paths["md"], md)

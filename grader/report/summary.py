@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from grader.report import evidence as ev
+from grader.report import problems
 from grader.report.env import html_env
 from grader.report.files import write_text_atomic
 from grader.report.format import points
@@ -61,6 +62,19 @@ def item_stats(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
+def cause_groups(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Failure causes across the class (missing module X, no network, timeout in part P, not
+    built on the template, ...), most frequent first, each with the submissions it hit."""
+    groups: dict[str, list[dict[str, str]]] = {}
+    for result in results:
+        rid = result_id(result)
+        who = {"id": rid, "student": ev.text(result.get("student"), 200) or rid}
+        for cause in problems.causes(result):
+            groups.setdefault(cause, []).append(who)
+    ordered = sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+    return [{"cause": cause, "count": len(who), "submissions": who} for cause, who in ordered]
+
+
 def summary_view(results: list[dict[str, Any]], assignment: Assignment | None = None) -> dict[str, Any]:
     from grader.report import plots  # lazy: start-up (matplotlib)
 
@@ -96,6 +110,7 @@ def summary_view(results: list[dict[str, Any]], assignment: Assignment | None = 
         "rows": rows,
         "failed": [r for r in rows if r["status"] != "graded"],
         "items": item_stats(results),
+        "causes": cause_groups(results),
         "score_mean": statistics.fmean(scores) if scores else None,
         "score_median": statistics.median(scores) if scores else None,
         "max_score": max_score,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import shutil
 
-from .base import SANDBOX_DATA, SANDBOX_HOME, Sandbox, SandboxConfig
+from .base import SANDBOX_DATA, SANDBOX_ENV, SANDBOX_HOME, KernelInterpreter, Sandbox, SandboxConfig
 from .bwrap import BwrapSandbox
 from .bwrap_probe import bwrap_failure, bwrap_works
 from .common import SandboxError
@@ -23,10 +23,12 @@ BACKENDS = ("bwrap", "process", "docker", "podman")
 __all__ = [
     "BACKENDS",
     "SANDBOX_DATA",
+    "SANDBOX_ENV",
     "SANDBOX_HOME",
     "Sandbox",
     "SandboxConfig",
     "SandboxError",
+    "KernelInterpreter",
     "available_backends",
     "make_sandbox",
 ]

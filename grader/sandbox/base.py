@@ -9,6 +9,7 @@ real defaults, and the engine calls them without probing.
 
 from __future__ import annotations
 
+import sys
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,26 @@ from grader.limits import Limits
 # Where the sandbox shows things to the kernel (fixed paths, so notebooks can rely on them).
 SANDBOX_HOME = "/home/student"  # the writable per-run working directory (cwd, HOME)
 SANDBOX_DATA = "/assignment/data"  # the assignment's public data, read-only; ASSIGNMENT_DATA points here
+SANDBOX_ENV = "/opt/kernel-env"  # the assignment's kernel environment, read-only (where a backend can remap)
+
+
+@dataclass(frozen=True)
+class KernelInterpreter:
+    """The Python the kernel runs when an assignment declares its own environment (a venv).
+
+    ``prefix`` is the built environment on the host, ``base_prefix`` the installation its
+    interpreter comes from (both are shown to the kernel read-only; the grader's venv is not).
+    ``reserved_address_space_mb`` is what the environment's libraries reserve on import (a CUDA
+    build of torch reserves gigabytes it never touches): an RLIMIT_AS limit adds it.
+    """
+
+    prefix: Path
+    base_prefix: Path
+    reserved_address_space_mb: int = 0
+
+    @property
+    def python(self) -> Path:
+        return self.prefix / "bin" / "python"
 
 
 @dataclass
@@ -36,6 +57,7 @@ class SandboxConfig:
     limits: Limits = field(default_factory=Limits)
     gpu: str | None = None  # a GPU index or UUID; None: no GPU device is visible
     env: dict[str, str] = field(default_factory=dict)
+    kernel: KernelInterpreter | None = None  # None: the grader's own interpreter (no declared environment)
 
 
 class Sandbox(ABC):
@@ -53,6 +75,17 @@ class Sandbox(ABC):
         self.config = config
         self.notes: list[str] = []
         self.mechanisms: dict[str, str] = {}
+
+    def kernel_python(self) -> str:
+        """The kernel's interpreter as the kernel sees it: the assignment's environment where one
+        is declared, else the grader's own. Backends that mount the environment elsewhere override."""
+        if self.config.kernel is not None:
+            return str(self.config.kernel.python)
+        return sys.executable
+
+    def reserved_address_space_mb(self) -> int:
+        """Address space the kernel's libraries reserve on import, added to an RLIMIT_AS limit."""
+        return self.config.kernel.reserved_address_space_mb if self.config.kernel is not None else 0
 
     @abstractmethod
     def prepare(self) -> None:

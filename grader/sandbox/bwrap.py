@@ -32,7 +32,7 @@ import sys
 import uuid
 from pathlib import Path
 
-from .base import SANDBOX_DATA, SANDBOX_HOME, Sandbox, SandboxConfig
+from .base import SANDBOX_DATA, SANDBOX_ENV, SANDBOX_HOME, KernelInterpreter, Sandbox, SandboxConfig
 from .cgroups import RunCgroups, create_run_cgroups
 from .common import (
     MIB,
@@ -61,10 +61,21 @@ SECCOMP_FD = 10
 ETC_ALLOW = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "nsswitch.conf", "fonts", "mime.types")
 
 
-def _python_roots() -> list[Path]:
-    """The interpreter's installation and the venv: all the kernel needs to import its libraries."""
+def _python_roots(kernel: KernelInterpreter | None = None) -> list[Path]:
+    """What the kernel needs to import its libraries: the grader's interpreter and venv when no
+    environment is declared; else only the environment's base interpreter (the environment
+    itself is mounted at SANDBOX_ENV), so the grader's packages are not there to import."""
+    if kernel is None:
+        places = [
+            sys.base_prefix,
+            sys.prefix,
+            os.path.realpath(sys.base_prefix),
+            os.path.realpath(sys.prefix),
+        ]
+    else:
+        places = [str(kernel.base_prefix), os.path.realpath(kernel.base_prefix)]
     roots: list[Path] = []
-    for p in (sys.base_prefix, sys.prefix, os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix)):
+    for p in places:
         path = Path(p)
         if path not in roots and path != Path("/usr"):
             roots.append(path)
@@ -148,13 +159,17 @@ class BwrapSandbox(Sandbox):
             self.mechanisms["memory"] = f"cgroup v{cg.version} memory ({lim.memory_mb} MiB)"
             if self.gpu is None:
                 self.mechanisms["memory"] += (
-                    f" + rlimit-as backstop ({backstop_address_space_mb(lim.memory_mb)} MiB of address space)"
+                    f" + rlimit-as backstop ({backstop_address_space_mb(lim.memory_mb) + self.reserved_address_space_mb()} MiB of address space)"
                 )
         elif self.gpu is not None:
             self.mechanisms["memory"] = "none (GPU job: CUDA needs a large address space; no cgroup)"
             self.notes.append("GPU job without a memory cgroup: host memory is not limited")
         else:
             self.mechanisms["memory"] = f"rlimit-as ({lim.memory_mb} MiB of address space)"
+            if self.reserved_address_space_mb():
+                self.mechanisms["memory"] += (
+                    f" + {self.reserved_address_space_mb()} MiB its environment's libraries reserve on import"
+                )
             self.notes.append(
                 f"memory limited by RLIMIT_AS (no enforcing memory cgroup): allocations beyond "
                 f"{lim.memory_mb} MiB of address space raise MemoryError"
@@ -217,7 +232,9 @@ class BwrapSandbox(Sandbox):
             host = Path("/") / top
             if host.is_dir() and not host.is_symlink():
                 binds.append(("--ro-bind", str(host), str(host)))
-        binds += [("--ro-bind", str(p), str(p)) for p in _python_roots()]
+        binds += [("--ro-bind", str(p), str(p)) for p in _python_roots(self.config.kernel)]
+        if self.config.kernel is not None:
+            binds.append(("--ro-bind", str(self.config.kernel.prefix), SANDBOX_ENV))
         for name in ETC_ALLOW:
             host = Path("/etc") / name
             if host.exists():
@@ -305,17 +322,24 @@ class BwrapSandbox(Sandbox):
         return launch
 
     def _address_space_mb(self) -> int | None:
-        """RLIMIT_AS: none for GPU jobs, a backstop beside a memory cgroup, else the limit itself."""
+        """RLIMIT_AS: none for GPU jobs, a backstop beside a memory cgroup, else the limit itself;
+        plus what the environment's libraries reserve on import (address space, not memory)."""
         if self.gpu is not None:
             return None
         if self._cgroups is not None and self._cgroups.memory is not None:
-            return backstop_address_space_mb(self.config.limits.memory_mb)
-        return self.config.limits.memory_mb
+            return backstop_address_space_mb(self.config.limits.memory_mb) + self.reserved_address_space_mb()
+        return self.config.limits.memory_mb + self.reserved_address_space_mb()
+
+    def kernel_python(self) -> str:
+        """The environment is mounted at SANDBOX_ENV, so tracebacks show no host path for it."""
+        if self.config.kernel is not None:
+            return f"{SANDBOX_ENV}/bin/python"
+        return sys.executable
 
     # -- the rest of the protocol -----------------------------------------------------------------
 
     def environment(self) -> dict[str, str]:
-        env = environment(self.config)
+        env = environment(self.config, python=self.kernel_python())
         if self.gpu is not None:
             env["CUDA_VISIBLE_DEVICES"] = self.gpu.visible
         return env

@@ -97,14 +97,20 @@ def validate_config(config: SandboxConfig) -> None:
 
 
 def environment(
-    config: SandboxConfig, *, home: str = SANDBOX_HOME, data: str = SANDBOX_DATA, tmp: str = "/tmp"
+    config: SandboxConfig,
+    *,
+    home: str = SANDBOX_HOME,
+    data: str = SANDBOX_DATA,
+    tmp: str = "/tmp",
+    python: str | None = None,
 ) -> dict[str, str]:
     """The complete environment of the kernel: nothing inherited from the grader.
 
-    The interpreter's bin directory comes first on PATH so ``!python`` in a notebook is the kernel's.
+    The kernel interpreter's bin directory (``python``, as the kernel sees it) comes first on
+    PATH so ``!python`` in a notebook is the kernel's.
     """
     env = {
-        "PATH": f"{os.path.dirname(sys.executable)}:{SYSTEM_PATH}",
+        "PATH": f"{os.path.dirname(python or sys.executable)}:{SYSTEM_PATH}",
         "HOME": home,
         "USER": "student",
         "LOGNAME": "student",

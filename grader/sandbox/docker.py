@@ -3,9 +3,11 @@
 UNTESTED END TO END: no container engine runs on the machine this was written on; only the
 command line is unit-tested. Use bwrap where you can.
 
-The image must hold a Python with ipykernel and the course's libraries (``image``, default
-``ML_AUTOGRADER_IMAGE`` or ``ml-autograder-kernel``); the kernel's interpreter is the image's
-``python3``, not the grader's. The container runs with ``--network none``, no capabilities,
+Where the assignment declares an environment, it is mounted read-only at SANDBOX_ENV (with the
+interpreter it was built on, at its own path) and the kernel runs its Python: the image then needs
+only a compatible C library. Otherwise the image must hold a Python with ipykernel and the
+course's libraries (``image``, default ``ML_AUTOGRADER_IMAGE`` or ``ml-autograder-kernel``) and the
+kernel's interpreter is the image's ``python3``, not the grader's. The container runs with ``--network none``, no capabilities,
 no-new-privileges, a read-only root, memory/swap, pids and CPU limits, ulimits for file size,
 open files and core dumps, and, for a GPU job, ``--gpus device=UUID``. The IPC directory is
 mounted at the same path so the Unix sockets meet; it is owned by the container's user.
@@ -19,7 +21,7 @@ import subprocess
 import uuid
 from pathlib import Path
 
-from .base import SANDBOX_DATA, SANDBOX_HOME, Sandbox, SandboxConfig
+from .base import SANDBOX_DATA, SANDBOX_ENV, SANDBOX_HOME, Sandbox, SandboxConfig
 from .common import MIB, SandboxError, environment, validate_config
 from .gpu import GpuInfo, plan_gpu
 
@@ -124,18 +126,34 @@ class DockerSandbox(Sandbox):
         ]
         if self.config.data_dir is not None:
             cmd += ["-v", f"{self.config.data_dir}:{SANDBOX_DATA}:ro"]
+        kernel = self.config.kernel
+        if kernel is not None:  # the assignment's environment and the interpreter it was built on
+            cmd += [
+                "-v",
+                f"{kernel.prefix}:{SANDBOX_ENV}:ro",
+                "-v",
+                f"{kernel.base_prefix}:{kernel.base_prefix}:ro",
+            ]
         if self.gpu_visible is not None:
             cmd += ["--gpus", f"device={self.gpu_visible}"]
         for key in sorted(self.environment()):
             cmd += ["-e", key]  # values come from the engine's env, not the (visible) command line
         python = argv[0]
-        if os.path.basename(python).startswith("python"):
+        if kernel is not None:
+            python = self.kernel_python()
+        elif os.path.basename(python).startswith("python"):
             python = "python3"
         return [*cmd, self.image, python, *argv[1:]]
+
+    def kernel_python(self) -> str:
+        """The mounted environment's interpreter where one is declared, else the image's python3."""
+        return f"{SANDBOX_ENV}/bin/python" if self.config.kernel is not None else "python3"
 
     def environment(self) -> dict[str, str]:
         env = environment(self.config)
         env["PATH"] = "/usr/local/bin:/usr/bin:/bin"
+        if self.config.kernel is not None:
+            env["PATH"] = f"{SANDBOX_ENV}/bin:{env['PATH']}"
         if self.gpu_visible is not None:
             env.pop("CUDA_VISIBLE_DEVICES")  # --gpus sets it inside the container
         return env

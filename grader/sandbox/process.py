@@ -51,8 +51,13 @@ class ProcessSandbox(Sandbox):
         self._state = make_state_dir()
         (self.config.workdir / ".tmp").mkdir(exist_ok=True)
         nproc = nproc_limit(self.config.limits)
+        reserved = self.reserved_address_space_mb()
         self.mechanisms = {
-            "memory": "rlimit-as" if self.config.gpu is None else "none (GPU job)",
+            "memory": (
+                "rlimit-as" + (f" (+ {reserved} MiB the environment reserves on import)" if reserved else "")
+            )
+            if self.config.gpu is None
+            else "none (GPU job)",
             "processes": "rlimit-nproc (approximate: shares the grader's uid)" if nproc else "none (root)",
             "file_size": "rlimit-fsize",
             "disk": "none (the working directory is a plain directory; RLIMIT_FSIZE caps each file only)",
@@ -74,7 +79,9 @@ class ProcessSandbox(Sandbox):
             *launcher_argv(),
             *rlimit_args(
                 self.config.limits,
-                address_space_mb=self.config.limits.memory_mb if self.config.gpu is None else None,
+                address_space_mb=self.config.limits.memory_mb + self.reserved_address_space_mb()
+                if self.config.gpu is None
+                else None,
                 nproc=self._nproc,
             ),
             "--pid-file",
@@ -93,6 +100,7 @@ class ProcessSandbox(Sandbox):
             home=str(self.config.workdir),
             data=str(self.config.data_dir) if self.config.data_dir else "",
             tmp=str(self.config.workdir / ".tmp"),
+            python=self.kernel_python(),
         )
         if self.config.gpu is not None:
             env["CUDA_VISIBLE_DEVICES"] = str(self.config.gpu)

@@ -14,16 +14,25 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from grader.datasets import resolve_profile
-from grader.scoring import bands, choices, metrics, presence
+from grader.scoring import bands, choices, functions, kernel_tests, metrics, presence
 from grader.scoring.context import NotCalibrated, Pending, ScoreContext, Unanswered
 from grader.scoring.document import assemble, validate_result
 from grader.scoring.outcome import Outcome, pending
+from grader.scoring.withhold import withhold_reference
 
 if TYPE_CHECKING:
     from grader.assignment import Assignment
     from grader.records import RunRecord
 
-__all__ = ["KINDS", "ScoreContext", "observe_item", "score_item", "score_run", "validate_result"]
+__all__ = [
+    "KINDS",
+    "SUMMARISERS",
+    "ScoreContext",
+    "observe_item",
+    "score_item",
+    "score_run",
+    "validate_result",
+]
 
 Scorer = Callable[[dict[str, Any], ScoreContext], Outcome]
 Observer = Callable[[dict[str, Any], ScoreContext], Any]
@@ -38,7 +47,11 @@ KINDS: dict[str, tuple[Scorer, Observer | None]] = {
     "figure": (presence.score_figure, presence.observe_figure),
     "answer_check": (presence.score_answer_check, presence.observe_answer_check),
     "free_text": (presence.score_free_text, None),
+    "function": (functions.score_function, functions.observe_function),
+    "kernel_test": (kernel_tests.score_kernel_test, None),
 }
+# kinds whose observations are not numbers: how calibration summarises them over seeds
+SUMMARISERS: dict[str, Callable[[list[Any]], dict[str, Any]]] = {"function": functions.summarise_calls}
 GRADED_ON_SUBMISSION = "graded on submission: this item uses hidden data that a self-check does not run"
 
 
@@ -92,7 +105,7 @@ def score_item(item: dict[str, Any], ctx: ScoreContext) -> dict[str, Any]:
     points = (
         0.0 if status in ("pending", "error") else round(max(0.0, min(1.0, outcome.credit)) * max_points, 2)
     )
-    return {
+    result = {
         "id": item["id"],
         "part": item["part"],
         "title": item.get("title") or item["id"],
@@ -105,6 +118,8 @@ def score_item(item: dict[str, Any], ctx: ScoreContext) -> dict[str, Any]:
         "visibility": item.get("visibility", "visible"),
         "evidence": evidence,
     }
+    # a self-check never shows the reference's numbers (they could be copied into the answers)
+    return withhold_reference(item, result) if ctx.public_only else result
 
 
 def observe_item(item: dict[str, Any], ctx: ScoreContext) -> Any:
@@ -121,10 +136,13 @@ def score_run(
     *,
     profile: str | None = None,
     public_only: bool = False,
+    labels: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The result document (without file paths and timings) for one RunRecord.
 
     A run that did not complete (timeout, dead kernel) is still scored on what was harvested.
+    ``labels``: a cache of label arrays by input set, shared by the runs a caller scores with
+    the same assignment and data (so rescoring a class reads each label file once).
     """
     ctx = ScoreContext(
         run=run,
@@ -133,6 +151,7 @@ def score_run(
         data_dir=Path(data_dir),
         profile=resolve_profile(assignment, Path(data_dir), profile),
         public_only=public_only,
+        _labels=labels if labels is not None else {},
     )
     items = [score_item(item, ctx) for item in assignment.items]
     return assemble(run, assignment, items, profile=ctx.profile, public_only=public_only)

@@ -204,19 +204,19 @@ class ScoreContext:
     def expected_item(self, item_id: str) -> dict[str, Any]:
         if self.expected is None:
             raise NotCalibrated(
-                f"no expected.json for {self.assignment.name}: run `grader reference {self.assignment.name}`"
+                f"no expected.json for {self.assignment.name}: run `grader reference {self.assignment.command_ref}`"
             )
         calibrated_on = self.expected.get("profile")
         if calibrated_on not in (None, self.profile):
             raise NotCalibrated(
                 f"expected.json was calibrated on the {calibrated_on!r} data, not {self.profile!r}: run "
-                f"`grader reference {self.assignment.name} --data <{self.profile} data>`"
+                f"`grader reference {self.assignment.command_ref} --data <{self.profile} data>`"
             )
         entry = (self.expected.get("items") or {}).get(item_id)
         if not isinstance(entry, dict) or "observed" not in entry:
             raise NotCalibrated(
                 f"expected.json has no calibrated values for {item_id}: rerun `grader reference "
-                f"{self.assignment.name}` (is it stale?)"
+                f"{self.assignment.command_ref}` (is it stale?)"
             )
         return entry
 

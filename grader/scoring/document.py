@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from grader import __version__
 from grader.scoring.context import NOT_RUN
+from grader.scoring.off_template import STATUS as OFF_TEMPLATE
+from grader.scoring.off_template import off_template_message
 
 if TYPE_CHECKING:
     from grader.assignment import Assignment
@@ -71,6 +73,10 @@ def assemble(
         )
     run_status = str(run.get("status") or "error")
     status = RUN_TO_RESULT_STATUS.get(run_status, "error")
+    message = _message(run, score, max_score, pending_manual, pending_submission, extra, items)
+    stranger = off_template_message(run, assignment) if status == "graded" else None
+    if stranger is not None:
+        status, message = OFF_TEMPLATE, f"{score:g} of {max_score:g} points. {stranger}"
     document: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "submission": str(run.get("notebook") or ""),
@@ -79,7 +85,7 @@ def assemble(
         "assignment": assignment.name,
         "profile": profile,
         "status": status,
-        "message": _message(run, score, max_score, pending_manual, pending_submission, extra, items),
+        "message": message,
         "score": _round(score),
         "max_score": _round(max_score),
         "auto_score": _round(auto_score),
@@ -96,6 +102,8 @@ def assemble(
         "grader_version": __version__,
         "notes": [str(n) for n in run.get("notes") or []],
     }
+    if run.get("environment"):
+        document["environment"] = run["environment"]
     if public_only:
         document["pending_on_submission"] = _round(pending_submission)
     errors = [i["id"] for i in items if i["status"] == "error"]

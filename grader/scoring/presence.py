@@ -28,13 +28,22 @@ def observe_figure(item: dict[str, Any], ctx: ScoreContext) -> int:
 
 
 def template_figures(ctx: ScoreContext, part_id: str) -> int:
-    """Figures the untouched template already draws in a part (measured at calibration).
-
-    Those come from helper cells the student did not write, so they earn nothing.
+    """Figures the template's own helper cells draw in this notebook's part (measured at
+    calibration). Those come from cells the student did not write, so they earn nothing; a
+    notebook that does not contain those cells (matched by content) has none of them to discount.
     """
     template = (ctx.expected or {}).get("template") or {}
     count = (template.get("figures") or {}).get(part_id, 0)
-    return int(count) if isinstance(count, int) else 0
+    count = int(count) if isinstance(count, int) else 0
+    cells = (template.get("figure_cells") or {}).get(part_id)
+    if not isinstance(cells, list):
+        return count  # calibrated before figure cells were recorded
+    kept = sum(
+        int(cell.get("figures") or 0)
+        for cell in ctx.run.get("cells") or []
+        if cell.get("part") == part_id and cell.get("source_sha256") in cells
+    )
+    return min(count, kept)
 
 
 def score_figure(item: dict[str, Any], ctx: ScoreContext) -> Outcome:

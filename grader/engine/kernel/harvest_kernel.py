@@ -237,6 +237,9 @@ def _features(user_ns, spec):
 
 def _sklearn_predict(model, df, spec, budget, user_ns):
     cols = _features(user_ns, spec)
+    if cols is None:  # no features_variable: every column but the input's label column
+        label = spec.get("label_column")
+        cols = [c for c in df.columns if c != label] if label and label in df.columns else None
     if cols is not None:
         missing = [c for c in cols if c not in df.columns]
         if missing:
