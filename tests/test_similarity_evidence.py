@@ -112,6 +112,25 @@ def test_an_error_pattern_a_group_shares_is_common():
     assert table.compare(0, len(works) - 1).chance >= 2 / (len(works) - 2)  # g0 and g1 share it too
 
 
+def test_two_students_who_ran_the_reference_share_its_mistakes_and_that_is_no_evidence():
+    works, target = _class_predictions(seed=4)
+    reference = list(works.pop(5).predictions[("m", "x")])  # the instructor's network, default seed
+    for k in range(2):  # two honest students ran exactly that code
+        works.append(Work(id=f"r{k}", student=f"r{k}", status="graded", predictions={("m", "x"): reference}))
+    without = ErrorTable(works, target)
+    assert without.compare(len(works) - 2, len(works) - 1).chance < 1e-3  # looks like a copy
+    table = ErrorTable(works, target, common=[reference])
+    pair = table.compare(len(works) - 2, len(works) - 1)
+    assert pair is None or pair.chance > 1e-2  # nothing of their own is shared
+    assert table.errors[-1] == 0
+    # a copy of a student's OWN mistakes still stands out, and the reference's are not counted
+    works.append(Work(id="copy", student="copy", status="graded", predictions=dict(works[3].predictions)))
+    table = ErrorTable(works, target, common=[reference])
+    copy = table.compare(3, len(works) - 1)
+    assert copy.chance < 1e-3 and copy.shared == table.errors[3] < without.errors[3]
+    assert copy.common_left_out > 0
+
+
 def test_predictions_of_the_wrong_length_are_left_out():
     works, target = _class_predictions()
     works[0].predictions[("m", "x")] = [1, 2, 3]

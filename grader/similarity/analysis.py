@@ -22,6 +22,7 @@ from grader.similarity.combine import LOOK_LINE, CodeMatch, PairReport, RegionVi
 from grader.similarity.corpus import Work, notebook_free_text, read_notebook_cells
 from grader.similarity.numbers import NumberTable, calibrated_answers
 from grader.similarity.predictions import ErrorTable, prediction_targets
+from grader.similarity.reference_runs import CommonSources, reference_predictions
 from grader.similarity.text import TextIndex, phrases
 from grader.similarity.tokens import CodeCell, TokenStream, imported_names, token_stream
 
@@ -169,7 +170,14 @@ class ClassComparison:
         if assignment and data_dir is not None:
             targets, label_notes = prediction_targets(assignment, data_dir)
             self.notes.extend(label_notes)
-            self.errors = [ErrorTable(works, t) for t in targets]
+            common = reference_predictions(assignment, data_dir) if targets else CommonSources()
+            self.notes.extend(common.notes)
+            if common.seeds:
+                self.notes.append(
+                    f"mistakes the reference notebook makes (stored runs, seeds {', '.join(common.seeds)}) "
+                    "are left out of the shared errors: students who ran the instructor's code share them"
+                )
+            self.errors = [ErrorTable(works, t, common.predictions.get((t.model, t.input))) for t in targets]
         self.text = TextIndex(works, _instructor_phrases(assignment), self.boilerplate_min)
 
     @staticmethod

@@ -16,6 +16,12 @@ about 1 in 100,000. When other students share nearly as much (at least three qua
 evidence) with one of the two, the pattern is common to a group (the same given code and seed),
 and the chance is at least the share of the other students who do.
 
+The instructor's own code is a common source too: two students who both ran the reference's
+network with the default seed make the reference's mistakes, identically, without sharing anything
+with each other. So an error that a stored run of the reference notebook makes identically on that
+row (``common``: its predictions at every seed kept in the run store) is no evidence, and is left out
+of both the errors and the shared errors. Only mistakes of the students' own remain.
+
 Labels are read here, outside the sandbox, from the files the rubric's ``inputs`` name.
 """
 
@@ -130,12 +136,13 @@ class ErrorMatch:
     typical: float  # the class's typical share of the smaller error set
     chance: float
     examples: list[tuple[int, str, str]] = field(default_factory=list)  # (row, truth, shared wrong value)
+    common_left_out: int = 0  # identical errors both made that the reference makes too (not counted)
 
 
 class ErrorTable:
     """One target's class: predicted values coded as integers, who erred where, what pairs share."""
 
-    def __init__(self, works: list[Work], target: Target) -> None:
+    def __init__(self, works: list[Work], target: Target, common: list[list[Any]] | None = None) -> None:
         from scipy import sparse  # lazy: start-up (scipy only when the class is compared)
 
         self.target = target
@@ -147,14 +154,24 @@ class ErrorTable:
             if values is not None and len(values) == rows:
                 spelled.append(_spell(values, target.positive))
                 self.valid[i] = True
-        texts = np.concatenate([target.truth.astype(str), *spelled]) if spelled else target.truth.astype(str)
+        sources = [
+            _spell(v, target.positive) for v in (common or []) if isinstance(v, list) and len(v) == rows
+        ]
+        self.common_sources = len(sources)
+        texts = np.concatenate([target.truth.astype(str), *spelled, *sources])
         vocabulary, inverse = np.unique(texts, return_inverse=True)
         self.truth = inverse[:rows].astype(np.int32)
         self.codes = np.full((len(works), rows), -1, dtype=np.int32)
-        self.codes[self.valid] = inverse[rows:].reshape(-1, rows)
+        self.codes[self.valid] = inverse[rows : rows * (1 + len(spelled))].reshape(-1, rows)
+        source_codes = inverse[rows * (1 + len(spelled)) :].reshape(-1, rows)
         self.labels = vocabulary.tolist()
         kinds = max(len(self.labels), 2)
-        self.wrong = (self.codes != self.truth) & self.valid[:, None]
+        made = (self.codes != self.truth) & self.valid[:, None]
+        # the reference's own mistakes (any stored seed): made by its code, so no evidence of sharing
+        self.common = np.zeros_like(made)
+        for codes in source_codes:
+            self.common |= made & (self.codes == codes[None, :])
+        self.wrong = made & ~self.common
         self.errors = self.wrong.sum(axis=1)
         self.members = int(self.valid.sum())
         # identical errors as a sparse student x (row, value) matrix; its square counts them per pair
@@ -222,6 +239,9 @@ class ErrorTable:
                     shared=int(self.shared[x, y]),
                     typical=self.typical_share,
                     chance=float(np.clip(chance[i], MIN_CHANCE, 1.0)),
+                    common_left_out=int(
+                        (self.common[x] & self.common[y] & (self.codes[x] == self.codes[y])).sum()
+                    ),
                 )
         return found
 
