@@ -28,7 +28,7 @@ from distributed import Client, KilledWorker, LocalCluster, Variable
 
 from grader.context import GradingContext
 from grader.datasets import DataError
-from grader.executors import MAX_ATTEMPTS, WATCH_EVERY_S, ExecutorError, relay
+from grader.executors import MAX_ATTEMPTS, WATCH_EVERY_S, ExecutorError, WorkerDied, relay
 from grader.grading import GradeOptions
 from grader.remote.coordinator import deliver, describe_data, make_task, pack_assignment, pack_data
 from grader.remote.wire import AssignmentFiles, DataSource
@@ -57,6 +57,17 @@ class Shipment:
     archive_bytes: int
 
 
+# Scheduler task states that no waiting future can come back from by itself.
+LOST_STATES = frozenset({"forgotten", "released", "erred", "memory"})
+LOST_AFTER_S = 30.0  # a result in transit arrives well within this
+
+
+def _task_states(keys: list[str], dask_scheduler: Any = None) -> dict[str, str]:
+    """Run on the scheduler: each key's state ("forgotten" when it holds no such task)."""
+    tasks = dask_scheduler.tasks
+    return {key: (tasks[key].state if key in tasks else "forgotten") for key in keys}
+
+
 class DaskExecutor:
     """Tasks on a Dask cluster: a scheduler address or file, a LocalCluster, or SLURM jobs."""
 
@@ -77,6 +88,7 @@ class DaskExecutor:
         self._slurm_jobs = 0
         self._keys: WeakKeyDictionary[cf.Future, str] = WeakKeyDictionary()
         self._watched: tuple[float, list[WorkerActivity]] = (0.0, [])
+        self._lost_since: dict[str, float] = {}  # keys that look lost, since when
         self._shipment: Shipment | None = None
         self._variables: list[Any] = []  # the data archives this coordinator published
         try:
@@ -124,8 +136,12 @@ class DaskExecutor:
         ]
 
     def capacity(self) -> int:
+        """One task per worker thread, never more: tasks merely waiting on a worker that a notebook
+        kills are blamed for its death too (each grading task is its own task group, so the
+        scheduler's queuing, worker-saturation, does not hold them back), and an innocent one could
+        be failed after ``allowed-failures`` deaths that were not its own."""
         threads = sum(info.get("nthreads", 1) for info in self._workers().values())
-        return max(2 * threads, 8)
+        return max(threads, 1)
 
     def check(self, needs_gpu: bool) -> None:
         """Wait (bounded) for workers; a GPU batch needs a worker offering GPU=1, or Dask waits forever."""
@@ -196,8 +212,34 @@ class DaskExecutor:
             replace_lost_jobs(self._cluster, self._slurm_jobs)
             jobs = slurm_job_ids(self._cluster)
         by_key = {self._keys[f]: label for f, label in labels.items() if f in self._keys}
+        self._give_up_lost([f for f in labels if f in self._keys and not f.done()])
         self._watched = (now, dask_activity(self._client, by_key, jobs))
         return self._watched[1]
+
+    def _give_up_lost(self, pending: list[cf.Future]) -> None:
+        """A task the scheduler has finished, failed or forgotten while its future here still waits
+        (a result lost between scheduler and client) is given up once it has looked so for
+        ``LOST_AFTER_S``: it becomes that submission's error row, and the batch goes on instead of
+        waiting forever."""
+        keys = {self._keys[f]: f for f in pending}
+        if not keys:
+            self._lost_since = {}
+            return
+        try:
+            states = self._client.run_on_scheduler(_task_states, list(keys))
+        except Exception:  # the scheduler is busy or gone: the next look tries again
+            return
+        now = time.monotonic()
+        lost = {k: self._lost_since.get(k, now) for k, state in states.items() if state in LOST_STATES}
+        for key, since in lost.items():
+            if now - since >= LOST_AFTER_S:
+                keys[key].set_exception(
+                    WorkerDied(
+                        f"the Dask scheduler has held this task as {states[key]!r} for {now - since:.0f} s, "
+                        "but its result never came back"
+                    )
+                )
+        self._lost_since = lost
 
     def shutdown(self, *, cancel: bool = False) -> None:
         self._cpu.shutdown(wait=False)

@@ -106,6 +106,8 @@ def relay(
     outer: cf.Future = cf.Future()
 
     def mirror(done: Any) -> None:
+        if outer.done():  # the coordinator gave up on it already (DaskExecutor.watch: a lost task)
+            return
         if done.cancelled():
             outer.cancel()
             outer.set_running_or_notify_cancel()
