@@ -211,7 +211,7 @@ def free_text_answers(
             result[answer_id] = {
                 "status": "none",
                 "cell": candidates[0].cell,
-                "message": "only the template's placeholder, in the ANSWER cell and below it",
+                "message": "nothing but the template's placeholder, in the ANSWER cell or below it",
             }
             continue
         block, body, used = answered[0]

@@ -175,7 +175,7 @@ def test_graded_answers_below_the_cell_and_unanswered_ones_reach_the_marker(tmp_
     assert set(rows) == {"below", "blank"}
     assert rows["below"]["answer"] == ANSWER_BELOW
     assert "below the ANSWER cell" in rows["below"]["found"]
-    assert rows["blank"]["answer"].startswith("(not answered: only the template's placeholder")
+    assert rows["blank"]["answer"].startswith("(not answered: nothing but the template's placeholder")
 
     # the marking app queues both, neither marked yet, and shows what was found
     slots = ReviewData(tmp_path / "out").slots("t2_why_model")
@@ -185,7 +185,7 @@ def test_graded_answers_below_the_cell_and_unanswered_ones_reach_the_marker(tmp_
     page = browser.get(f"/mark/t2_why_model/below?token={TOKEN}").text
     assert ANSWER_BELOW in page and "Found: read from 1 markdown cell below the ANSWER cell" in page
     page = browser.get("/mark/t2_why_model/blank").text
-    assert "Not answered: only the template&#39;s placeholder" in page
+    assert "Not answered: nothing but the template&#39;s placeholder" in page
 
 
 def test_marking_sheet_lists_an_unanswered_item_with_its_note() -> None:

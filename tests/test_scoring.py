@@ -171,7 +171,7 @@ def test_template_scores_zero_with_a_message_per_item(toy, data_dir, expected) -
     items = by_id(document)
     assert {i["status"] for k, i in items.items() if k != "t2_why_model"} == {"failed"}
     assert items["t2_why_model"]["status"] == "pending"
-    assert items["t2_why_model"]["message"].startswith("not answered: only the template's placeholder")
+    assert items["t2_why_model"]["message"].startswith("not answered: nothing but the template's placeholder")
     assert items["t1_val_curve"]["message"] == "`val_acc` is still None: fill it in Part 1"
     assert items["t2_hidden_accuracy"]["message"] == "`clf` is still None: fill it in Part 2"
     assert "Part 1 has no figure" in items["t1_figure"]["message"]

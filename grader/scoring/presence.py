@@ -172,7 +172,7 @@ def _not_found(entry: dict[str, Any] | None, text_id: str, harvested: bool) -> s
         return "the notebook's answers were not read" if not harvested else f"no answer {text_id} was read"
     if entry.get("status") == "missing":
         return f"the notebook has no **ANSWER {text_id}** cell"
-    return f"only the template's placeholder is under **ANSWER {text_id}**"
+    return f"nothing but the template's placeholder under **ANSWER {text_id}**"
 
 
 def score_free_text(item: dict[str, Any], ctx: ScoreContext) -> Outcome:
