@@ -28,7 +28,18 @@ from grader.results import load_results, rebuild_jsonl, result_path, write_json_
 if TYPE_CHECKING:
     from grader.assignment import Assignment
 
-COLUMNS = ["student", "item", "part", "title", "max_points", "answer", "guidance", "points", "comment"]
+COLUMNS = [
+    "student",
+    "item",
+    "part",
+    "title",
+    "max_points",
+    "answer",
+    "found",
+    "guidance",
+    "points",
+    "comment",
+]
 REQUIRED = ("student", "item", "points", "comment")
 
 
@@ -63,10 +74,28 @@ def _guidance(assignment: Assignment | None) -> dict[str, str]:
     }
 
 
+def answer_text(evidence: dict[str, Any]) -> str:
+    """What the marker reads in the sheet's answer column: the answer, or why none was found
+    (still marked by a person, who may find it elsewhere in the notebook)."""
+    answer = evidence.get("answer")
+    if isinstance(answer, str) and answer.strip():
+        return answer
+    why = evidence.get("not_answered")
+    return f"(not answered: {why})" if isinstance(why, str) and why else "(no answer)"
+
+
+def _found(evidence: dict[str, Any]) -> str:
+    """Where the answer was read from, when not only the ANSWER cell itself."""
+    found = evidence.get("found")
+    return found if isinstance(found, str) else ""
+
+
 def pending_rows(
     results: list[dict[str, Any]], *, assignment: Assignment | None = None, include_marked: bool = False
 ) -> list[dict[str, Any]]:
-    """One row per answer awaiting a person (and, with ``include_marked``, per answer already marked)."""
+    """One row per answer awaiting a person (and, with ``include_marked``, per answer already marked).
+
+    Every free-text item waits for a person, answered or not, so every one has a row until marked."""
     guidance = _guidance(assignment)
     rows = []
     for result in sorted(results, key=lambda r: str(r.get("id"))):
@@ -77,7 +106,6 @@ def pending_rows(
             mark = evidence.get("manual") if isinstance(evidence.get("manual"), dict) else None
             if item.get("status") != "pending" and not include_marked:
                 continue
-            answer = evidence.get("answer")
             rows.append(
                 {
                     "student": result.get("id"),
@@ -85,7 +113,8 @@ def pending_rows(
                     "part": item.get("part", ""),
                     "title": item.get("title", ""),
                     "max_points": item.get("max_points"),
-                    "answer": answer if isinstance(answer, str) else "(no answer)",
+                    "answer": answer_text(evidence),
+                    "found": _found(evidence),
                     "guidance": guidance.get(str(item.get("id")), ""),
                     "points": "" if mark is None else mark.get("points", ""),
                     "comment": "" if mark is None else mark.get("comment", ""),
@@ -240,6 +269,7 @@ __all__ = [
     "ManualMarkError",
     "Mark",
     "MergeSummary",
+    "answer_text",
     "check_marks",
     "is_manual",
     "merge",

@@ -83,6 +83,7 @@ class HarvestedValue(TypedDict):
     value: NotRequired[Any]
     message: NotRequired[str]
     cell: NotRequired[int]
+    cells: NotRequired[list[int]]  # free text: the cells the answer was read from
 
 
 class HarvestRecord(TypedDict):

@@ -19,7 +19,8 @@ Item kinds (fields in grader/schemas/rubric.schema.json; scorers in grader/scori
   student's own curves and on the reference's, ties within ``tie`` noise accepted.
 * ``figure``: at least ``min_count`` figures in the item's part beyond those the template draws.
 * ``answer_check``: declared checks (equals, length, range, subset_of, disjoint_from, pattern).
-* ``free_text``: a ``**ANSWER id**`` markdown cell, pending for a person (0 if unanswered).
+* ``free_text``: the ``**ANSWER id**`` markdown cell and the markdown cells below it (grader.free_text),
+  always pending for a person; an unanswered one is pending with the note "not answered".
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ from grader import notebook_parts
 from grader.assignment import load_assignment
 from grader.engine import harvest_plan as harvest
 from grader.engine import harvest_read
+from grader.free_text import assignment_template_text, free_text_answers
 
 FIXTURE = Path(__file__).parent / "fixtures" / "exec"
 KERNEL = runpy.run_path(str(harvest.KERNEL_SOURCE_PATH))
@@ -345,8 +346,10 @@ def test_parts_free_text_and_figures():
     parts = [{"id": "p1", "heading": "Part 1"}, {"id": "p2", "heading": "Part 2"}]
     part_of = notebook_parts.assign_parts(cells, parts)
     assert part_of == [None, "p1", "p1", "p1", "p1", "p2", "p2", "p2", "p2"]
-    free = notebook_parts.free_text_answers(cells, [{"id": "why"}, {"id": "pair"}, {"id": "gone"}])
-    assert free["why"]["status"] == "none"
+    free = free_text_answers(cells, [{"id": "why"}, {"id": "pair"}, {"id": "gone"}])
+    # the fenced cell below the ANSWER cell is text the student wrote there: it is the answer
+    assert free["why"]["status"] == "ok"
+    assert free["why"]["value"] == "```\n# Part 2 inside a code fence\n```"
     assert free["pair"]["status"] == "ok"
     assert free["pair"]["value"] == "Because bill length\nand depth separate them."
     assert "2 answer cells" in free["pair"]["message"]
@@ -360,7 +363,7 @@ def test_template_placeholder_in_real_template_counts_as_unanswered():
         pytest.skip("the hw2 template is not in this checkout yet")
     assignment = load_assignment("hw2")
     nb = nbformat.read(template, as_version=4)
-    free = notebook_parts.free_text_answers(nb.cells, assignment.free_text)
+    free = free_text_answers(nb.cells, assignment.free_text, assignment_template_text(assignment))
     assert {a["status"] for a in free.values()} == {"none"}
     part_of = notebook_parts.assign_parts(nb.cells, assignment.parts)
     assert {p for p in part_of if p} == {p["id"] for p in assignment.parts}

@@ -233,7 +233,8 @@ def test_import_then_grade_gives_nbgraders_verdicts(tmp_path: Path) -> None:
         "growth_task_answer": "pending",
     }
     assert verdicts["lenient"]["squares_invalid_input"] == "failed"
-    assert verdicts["lenient"]["sum_of_squares_equation_answer"] == "failed"  # left as the placeholder
+    # left as the placeholder: not answered, still waiting for a person (never a silent 0)
+    assert verdicts["lenient"]["sum_of_squares_equation_answer"] == "pending"
     assert all(
         status == "passed"
         for item, status in verdicts["lenient"].items()
@@ -243,7 +244,7 @@ def test_import_then_grade_gives_nbgraders_verdicts(tmp_path: Path) -> None:
 
 
 def test_nbgrader_format_answer_cells_are_read_as_free_text() -> None:
-    from grader.notebook_parts import free_text_answers
+    from grader.free_text import free_text_answers
 
     def graded(text: str, kind: str = "markdown", **roles: object) -> nbformat.NotebookNode:
         return cell(kind, text, solution=True, grade=True, **roles)

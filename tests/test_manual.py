@@ -82,6 +82,7 @@ def test_manual_command_writes_the_sheet_with_safe_cells(out: Path) -> None:
         "title",
         "max_points",
         "answer",
+        "found",  # where the answer was read from, when not only the ANSWER cell
         "guidance",
         "points",
         "comment",

@@ -166,9 +166,12 @@ def test_regrading_is_identical(toy, data_dir, expected, good_run) -> None:
 def test_template_scores_zero_with_a_message_per_item(toy, data_dir, expected) -> None:
     document = score_run(template_run(), toy, expected, data_dir)
     assert validate_result(document) == []
-    assert document["auto_score"] == 0 and document["score"] == 0 and document["pending_manual"] == 0
+    # the unanswered free text waits for a person with a note, never a silent 0
+    assert document["auto_score"] == 0 and document["score"] == 0 and document["pending_manual"] == 2
     items = by_id(document)
-    assert {i["status"] for i in items.values()} == {"failed"}
+    assert {i["status"] for k, i in items.items() if k != "t2_why_model"} == {"failed"}
+    assert items["t2_why_model"]["status"] == "pending"
+    assert items["t2_why_model"]["message"].startswith("not answered: nothing but the template's placeholder")
     assert items["t1_val_curve"]["message"] == "`val_acc` is still None: fill it in Part 1"
     assert items["t2_hidden_accuracy"]["message"] == "`clf` is still None: fill it in Part 2"
     assert "Part 1 has no figure" in items["t1_figure"]["message"]
@@ -332,13 +335,15 @@ def test_without_expected_json_band_items_are_errors_not_failures(toy, data_dir,
     assert items["t1_best_depth"]["status"] == "passed"  # judged on the student's own curve
 
 
-def test_missing_free_text_cell_scores_zero_and_says_where(toy, data_dir, expected, good_run) -> None:
+def test_missing_free_text_cell_waits_for_a_person_and_says_where(toy, data_dir, expected, good_run) -> None:
     run = copy.deepcopy(good_run)
     run["harvest"]["free_text"] = {
         "why_model": {"status": "missing", "message": "no '**ANSWER why_model**' cell"}
     }
-    item = by_id(score_run(run, toy, expected, data_dir))["t2_why_model"]
-    assert item["status"] == "failed" and item["points"] == 0
+    document = score_run(run, toy, expected, data_dir)
+    item = by_id(document)["t2_why_model"]
+    assert item["status"] == "pending" and item["points"] == 0 and document["pending_manual"] == 2
+    assert item["evidence"] == {"answer": "", "not_answered": "the notebook has no **ANSWER why_model** cell"}
     assert "**ANSWER why_model**" in item["message"]
 
 

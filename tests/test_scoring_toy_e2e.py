@@ -73,7 +73,11 @@ def test_reference_full_marks_identical_on_regrade(toy, workspace) -> None:
 def test_untouched_template_scores_zero(toy, workspace) -> None:
     document = grade(toy, workspace, toy.template, "template")
     assert document["score"] == 0 and document["status"] == "graded"
-    assert all(item["status"] == "failed" and item["message"] for item in document["items"])
+    assert all(item["message"] for item in document["items"])
+    assert {i["status"] for i in document["items"] if i["kind"] != "free_text"} == {"failed"}
+    # the placeholder left under **ANSWER why_model**: not answered, waiting for a person
+    essay = next(i for i in document["items"] if i["kind"] == "free_text")
+    assert essay["status"] == "pending" and essay["message"].startswith("not answered")
 
 
 def test_forged_copy_loses_hidden_and_consistency_items(toy, workspace) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +12,9 @@ import nbformat
 import pytest
 
 from grader.assignment import load_assignment
+from grader.rubric import band_half_width
+from grader.scoring import ScoreContext, score_item
+from grader.scoring.context import fmt
 from grader.selfcheck import restrict_to_parts, summarise
 
 TOY = Path(__file__).parent / "assignments" / "toy"
@@ -78,3 +83,104 @@ def test_summary_counts_pending_items_as_not_failed() -> None:
     document["items"][0]["status"] = "partial"
     assert summarise(document)[1] is True
     assert summarise(document, parts=["p2"])[1] is False
+
+
+# ---------------------------------------------------------------------------------------------
+# a self-check says where a computed result lies, never the reference's numbers or band limits
+
+
+def _reference_numbers(expected: dict) -> set[str]:
+    """Every way the output could quote the toy's reference: means and band limits per point (as
+    the scorer formats them) and the validation accuracy the consistency item recomputes."""
+    assignment = load_assignment(RUBRIC)
+    shown: set[str] = set()
+    for item in assignment.items:
+        if item["kind"] != "curve_band":
+            continue
+        observed = expected["items"][item["id"]]["observed"]
+        for mean, std in zip(observed["mean"], observed["std"], strict=True):
+            width = band_half_width(item["band"], mean, std)
+            shown |= {fmt(mean), fmt(mean - width), fmt(mean + width), fmt(width)}
+    shown.add(fmt(expected["items"]["t2_val_consistency"]["observed"]["mean"], percent=True))
+    return shown
+
+
+def _off_band_notebook(path: Path) -> Path:
+    """The toy reference with one validation point pushed out of its band and a reported
+    validation accuracy 5 points below what the classifier gets."""
+    notebook = nbformat.read(TOY / "toy_reference.ipynb", as_version=4)
+    part1 = next(i for i, c in enumerate(notebook.cells) if c.source.startswith("depths = [1, 2, 3, 4, 5]"))
+    notebook.cells.insert(part1 + 1, nbformat.v4.new_code_cell("val_acc = list(val_acc)\nval_acc[0] -= 0.3"))
+    part2 = next(i for i, c in enumerate(notebook.cells) if "val_accuracy =" in c.source)
+    notebook.cells.insert(part2 + 1, nbformat.v4.new_code_cell("val_accuracy = val_accuracy - 0.05"))
+    nbformat.write(notebook, path)
+    return path
+
+
+@pytest.mark.slow
+def test_self_check_shows_the_band_position_but_no_reference_value(tmp_path: Path) -> None:
+    expected = json.loads((TOY / "expected.json").read_text(encoding="utf-8"))
+    result = _check(_off_band_notebook(tmp_path / "toy.ipynb"), "--out", str(tmp_path / "out"))
+    assert result.returncode == 1, result.stdout + result.stderr  # two items lose points
+    output = result.stdout
+    curve = next(line for line in output.splitlines() if "t1_val_curve" in line)
+    assert "[PART]" in curve and "4 of 5 values lie within the band" in curve
+    found = re.search(
+        r"at max_depth 1 it is ([\d.]+), ([\d.]+) below the band \(([\d.]+) band half-widths\)", curve
+    )
+    assert found, curve
+    # the distance is right: from the student's value up to the band's lower limit
+    observed = expected["items"]["t1_val_curve"]["observed"]
+    item = next(i for i in load_assignment(RUBRIC).items if i["id"] == "t1_val_curve")
+    width = band_half_width(item["band"], observed["mean"][0], observed["std"][0])
+    miss = observed["mean"][0] - width - float(found[1])
+    assert abs(float(found[2]) - miss) < 0.006 and abs(float(found[3]) - miss / width) < 0.06
+    consistency = next(line for line in output.splitlines() if "t2_val_consistency" in line)
+    assert "5 percentage points below the accuracy of clf on the validation flowers" in consistency
+    assert "times the tolerance" in consistency
+    assert "[PASS] t1_train_curve" in output and "all 5 values lie within the band" in output
+
+    report = next((tmp_path / "out" / "feedback").rglob("*.html")).read_text(encoding="utf-8")
+    assert "4 of 5 values lie within the band" in report
+    for text in (output, report):
+        quoted = {
+            n for n in _reference_numbers(expected) if re.search(rf"(?<![\d.]){re.escape(n)}(?!\.?\d)", text)
+        }
+        assert not quoted, f"reference numbers shown: {quoted}"
+        assert "±" not in text and "expected" not in text
+
+
+def test_self_check_threshold_says_how_far_from_full_marks_not_where_they_start() -> None:
+    assignment = load_assignment(RUBRIC)
+    item = {
+        "id": "t_reported",
+        "part": "part2",
+        "kind": "threshold",
+        "label": "reported validation accuracy",
+        "points": 2,
+        "metric": {"kind": "answer", "answer": "val_accuracy"},
+        "threshold": {"full_at": 0.9, "zero_at": 0.55},
+        "percent": True,
+    }
+    run = {"status": "completed", "harvest": {"answers": {"val_accuracy": {"status": "ok", "value": 0.8}}}}
+    messages = {}
+    for public_only in (False, True):
+        ctx = ScoreContext(
+            run=run,  # type: ignore[arg-type]
+            assignment=assignment,
+            expected=None,
+            data_dir=TOY / "data",
+            profile="default",
+            public_only=public_only,
+        )
+        scored = score_item(item, ctx)
+        messages[public_only] = scored["message"]
+        assert scored["status"] == "partial"
+    assert "90.0%" in messages[False] and "55.0%" in messages[False]  # the instructor sees the bar
+    assert (
+        messages[True]
+        == "reported validation accuracy is 80.0%, 10 percentage points below the full-marks range"
+    )
+    ctx.run["harvest"]["answers"]["val_accuracy"]["value"] = 0.95  # type: ignore[index]
+    within = score_item(item, ctx)
+    assert within["message"].endswith("within the full-marks range") and "full_at" not in within["evidence"]

@@ -45,7 +45,8 @@ def check(
     """Grade NOTEBOOK on public data only and say what to fix.
 
     Items that need the hidden data are graded when you submit; free-text answers are marked by a
-    person. Exits 1 when an automatically graded item fails, 0 otherwise.
+    person. A computed result is said to lie within its band or how far outside it (the reference
+    values are shown when you submit). Exits 1 when an automatically graded item fails, 0 otherwise.
     """
     from grader.assignment import AssignmentError, load_assignment
     from grader.grading import GradeOptions, grade_one

@@ -18,7 +18,7 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
-from grader import notebook_parts
+from grader import free_text, notebook_parts
 from grader.engine import record as records
 from grader.engine.cell_notes import annotate_cells, diagnostician
 from grader.engine.harvest_driver import harvest
@@ -106,7 +106,9 @@ def run_notebook(
         record["environment"] = environment.summary()
 
     part_of = notebook_parts.assign_parts(nb.cells, assignment.parts)
-    record["harvest"]["free_text"] = notebook_parts.free_text_answers(nb.cells, assignment.free_text)
+    record["harvest"]["free_text"] = free_text.free_text_answers(
+        nb.cells, assignment.free_text, free_text.assignment_template_text(assignment)
+    )
     root = Path(tempfile.mkdtemp(prefix=f"grader-run-{run_id}-"))
     workdir, ipc_dir = root / "work", root / "ipc"
     workdir.mkdir()

@@ -28,7 +28,15 @@ from grader.review.markdown import render_markdown
 from grader.review.model import ReviewData, ReviewError, find_item
 from grader.review.publisher import Publisher
 from grader.review.security import Guard, csrf_for
-from grader.review.views import decision_json, item_row, mark_url, next_unmarked, points_text, student_url
+from grader.review.views import (
+    answer_note,
+    decision_json,
+    item_row,
+    mark_url,
+    next_unmarked,
+    points_text,
+    student_url,
+)
 
 if TYPE_CHECKING:
     from grader.assignment import Assignment
@@ -154,6 +162,7 @@ class ReviewApp:
             "student": student,
             "answer_html": render_markdown(answer),
             "answer_missing": not (isinstance(answer, str) and answer.strip()),
+            "answer_note": answer_note(evidence_of(item)),
             "figures": notebook.figures(part),
             "decision": decision,
             "version": decision.version if decision else 0,

@@ -33,6 +33,16 @@ def decision_json(decision: Decision) -> dict[str, Any]:
     }
 
 
+def answer_note(evidence: dict[str, Any]) -> str:
+    """What the grader found for a free-text answer, beside it: why there is none (the marker
+    may find it elsewhere in the notebook), or which cells it was read from."""
+    for key, prefix in (("not_answered", "Not answered: "), ("found", "Found: ")):
+        note = evidence.get(key)
+        if isinstance(note, str) and note:
+            return prefix + note
+    return ""
+
+
 def points_text(slot: Slot, decision: Decision | None) -> str:
     value = decision.points if decision is not None else slot.points
     if value is None or not math.isfinite(value):

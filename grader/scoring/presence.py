@@ -1,8 +1,9 @@
 """Items about what a notebook contains: figures in a part, declared answer checks, free text.
 
-Free text is never scored automatically: an answered one is ``pending`` for a person (it adds to
-``pending_manual``, not to zero); an unanswered one (absent, empty or the template's placeholder)
-scores 0 with a message saying where to write it.
+Free text is never scored automatically: every free-text item is ``pending`` for a person (it adds
+to ``pending_manual``, not to zero), answered or not. An answer ``grader.free_text`` did not find
+(no ANSWER cell, or only the template's placeholder) is pending with the note "not answered", so a
+marker sees it in the queue and can look through the notebook, rather than a silent 0.
 """
 
 from __future__ import annotations
@@ -165,17 +166,30 @@ def _placeholders(ctx: ScoreContext, text_id: str) -> set[str]:
     return {p.strip() for p in found}
 
 
+def _not_found(entry: dict[str, Any] | None, text_id: str, harvested: bool) -> str:
+    """Why no answer was found, in words a marker and the student both read."""
+    if entry is None:
+        return "the notebook's answers were not read" if not harvested else f"no answer {text_id} was read"
+    if entry.get("status") == "missing":
+        return f"the notebook has no **ANSWER {text_id}** cell"
+    return f"nothing but the template's placeholder under **ANSWER {text_id}**"
+
+
 def score_free_text(item: dict[str, Any], ctx: ScoreContext) -> Outcome:
+    """Pending for a person whether answered or not: a person decides, never a silent zero."""
     text_id = item["text"]
     entry = ctx.free_text(text_id)
-    cell = f"the markdown cell that starts with **ANSWER {text_id}**"
-    if entry is None:
-        if not ctx.harvest:
-            raise Unanswered(ctx.not_harvested(f"the answer {text_id}"))
-        raise Unanswered(f"the answer {text_id} is missing: keep {cell} from the template and write in it")
-    value = entry.get("value") if entry.get("status") == "ok" else None
+    value = entry.get("value") if entry is not None and entry.get("status") == "ok" else None
     text = value.strip() if isinstance(value, str) else ""
-    if not text or text in _placeholders(ctx, text_id):
-        raise Unanswered(f"the answer {text_id} is not written yet: replace the placeholder in {cell}")
-    # the whole answer travels in the evidence: `grader manual` exports it for the marker
-    return pending(f"answered ({len(text.split())} words); awaits marking by a person", {"answer": text})
+    if text and text not in _placeholders(ctx, text_id):
+        # the whole answer travels in the evidence: `grader manual` and `grader review` show it
+        evidence: dict[str, Any] = {"answer": text}
+        if entry is not None and entry.get("message"):
+            evidence["found"] = str(entry["message"])
+        return pending(f"answered ({len(text.split())} words); awaits marking by a person", evidence)
+    why = _not_found(entry, text_id, bool(ctx.harvest))
+    return pending(
+        f"not answered: {why}. Write your answer in the cell **ANSWER {text_id}** or in markdown "
+        "cells right below it; a person checks every answer, written or not",
+        {"answer": "", "not_answered": why},
+    )

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from grader.assignment import Assignment
-from grader.notebook_parts import assign_parts, cell_source, free_text_answers
+from grader.free_text import assignment_template_text, free_text_answers
+from grader.notebook_parts import assign_parts, cell_source
 from grader.results import iter_results
 from grader.similarity.tokens import CodeCell
 
@@ -81,7 +82,9 @@ def read_notebook_cells(path: Path, assignment: Assignment | None) -> list[CodeC
 def notebook_free_text(path: Path, assignment: Assignment) -> dict[str, str]:
     """The written answers a notebook holds (the reference's model answers, say), by id."""
     cells = _read_json(path, MAX_NOTEBOOK_BYTES).get("cells") or []
-    found = free_text_answers([c for c in cells if isinstance(c, dict)], assignment.free_text)
+    found = free_text_answers(
+        [c for c in cells if isinstance(c, dict)], assignment.free_text, assignment_template_text(assignment)
+    )
     return {k: str(v["value"]) for k, v in found.items() if v.get("status") == "ok" and "value" in v}
 
 
