@@ -129,7 +129,9 @@ def test_gpu_submissions_reach_only_gpu_workers(tmp_path: Path, cluster) -> None
         assert worker.wait(timeout=30) is not None
 
 
-def test_a_task_the_scheduler_lost_becomes_an_error_instead_of_a_hang(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_task_the_scheduler_lost_becomes_an_error_instead_of_a_hang(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     import concurrent.futures as cf
 
     import grader.dask_executor as dask_executor
@@ -139,7 +141,9 @@ def test_a_task_the_scheduler_lost_becomes_an_error_instead_of_a_hang(monkeypatc
     monkeypatch.setattr(dask_executor, "LOST_AFTER_S", 0.0)
     executor = DaskExecutor(workers=1)
     try:
-        assert executor.capacity() == 1  # one task per worker thread: no innocent task waits on a dying worker
+        assert (
+            executor.capacity() == 1
+        )  # one task per worker thread: no innocent task waits on a dying worker
         waiting: cf.Future = cf.Future()
         executor._keys[waiting] = "grade-never-submitted-0123456789ab"  # the scheduler holds no such task
         executor._give_up_lost([waiting])
