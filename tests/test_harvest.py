@@ -63,14 +63,16 @@ class EvilRepr:
         (LyingFloat(1.0), "type LyingFloat is not a plain value"),
         (EvilRepr(), "type EvilRepr is not a plain value"),
         ([1, EvilRepr()], "type EvilRepr is not a plain value"),
+        (np.array([EvilRepr()], dtype=object), "type EvilRepr is not a plain value"),
         (float("nan"), "non-finite"),
         (np.array([1.0, np.inf]), "non-finite"),
-        (np.array([object()], dtype=object), "not numeric"),
+        (np.array([object()], dtype=object), "type object is not a plain value"),
         ({1: 2}, "dict keys must be strings"),
         (list(range(20_000)), "too large"),
         (np.zeros(20_000), "too large"),
         (2**100, "integer too large"),
-        (pd.Series([1, 2]), "type Series is not a plain value"),
+        (pd.DataFrame({"a": [1], "b": [2]}), "DataFrame with 2 columns .* list\\(df\\['column'\\]\\)"),
+        ({1, 2}, "type set is not a plain value: .*sorted"),
     ],
 )
 def test_plain_refuses_what_is_not_plain(value, reason):

@@ -91,3 +91,37 @@ def test_forged_copy_loses_hidden_and_consistency_items(toy, workspace) -> None:
     assert "could not be run on the hidden input set 'iris_test'" in items["t2_hidden_accuracy"]["message"]
     assert items["t2_val_consistency"]["points"] == 0
     assert items["t1_val_curve"]["status"] == "passed"
+
+
+PANDAS_PART1 = """depths = np.array([1, 2, 3, 4, 5])
+rows = []
+for depth in depths:
+    forest = RandomForestClassifier(n_estimators=15, max_depth=int(depth), random_state=SEED)
+    forest.fit(X_train, y_train)
+    rows.append({"depth": depth, "train": forest.score(X_train, y_train), "val": forest.score(X_val, y_val)})
+results = pd.DataFrame(rows)
+train_acc, val_acc = results["train"], results["val"]  # pandas Series
+best_depth = results.loc[results["val"].idxmax(), "depth"]  # a numpy int64
+print(results)"""
+PANDAS_PART2 = """X_chosen = train[["petal_length", "petal_width"]]
+clf_features = X_chosen.columns  # a pandas Index
+clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+clf.fit(X_chosen, y_train)
+val_accuracy = np.float64(clf.score(val[clf_features], y_val))
+print(val_accuracy)"""
+
+
+def test_honest_work_in_numpy_and_pandas_forms_earns_what_plain_lists_earn(toy, workspace) -> None:
+    notebook = nbformat.read(toy.reference, as_version=4)
+    part1 = next(c for c in notebook.cells if c.cell_type == "code" and c.source.startswith("depths ="))
+    part1.source = PANDAS_PART1
+    part2 = next(c for c in notebook.cells if c.cell_type == "code" and "clf_features =" in c.source)
+    part2.source = PANDAS_PART2
+    path = workspace["root"] / "pandas_forms.ipynb"
+    nbformat.write(notebook, path)
+    document = grade(toy, workspace, path, "pandas-forms")
+    reference = grade(toy, workspace, toy.reference, "reference-plain")
+    assert [(i["id"], i["points"]) for i in document["items"]] == [
+        (i["id"], i["points"]) for i in reference["items"]
+    ]
+    assert document["auto_score"] == document["auto_max_score"]

@@ -123,6 +123,7 @@ async def harvest(
                     problems.append(f"{stage.name}: {entry['message']}")
     finally:
         plan.cleanup()
+    harvest_read.explain_withheld(result, plan.stages)
     if problems:
         answers_failed = any(p.startswith("answers:") for p in problems)
         result["status"] = "failed" if answers_failed else "partial"

@@ -11,6 +11,7 @@ import errno
 import json
 import os
 import stat
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -131,6 +132,40 @@ HIDDEN_MESSAGES = {
     "output type and length on the public inputs",
 }
 MAX_LABEL_CHARS = 100
+
+
+def explain_withheld(result: Mapping[str, Any], stages: list[Stage]) -> None:
+    """Give a hidden input set's withheld message its public reason where one is known.
+
+    A model whose column list (``features_variable``) is unusable fails on every input set; on the
+    hidden one its message is withheld, and "check its output type and length" would send the
+    student the wrong way. The answers stage read that variable on its own, so what it said is
+    public and is said instead.
+    """
+    answers = result.get("answers") or {}
+    for stage in stages:
+        if not stage.hidden or stage.model is None or stage.input is None:
+            continue
+        entry = (result.get("predictions") or {}).get(stage.model, {}).get(stage.input)
+        if not isinstance(entry, dict) or entry.get("message") not in HIDDEN_MESSAGES.values():
+            continue
+        name = (stage.config.get("model") or {}).get("features_variable")
+        found = answers.get(name) if name else None
+        if not isinstance(found, dict):
+            continue
+        value = found.get("value")
+        if (
+            found.get("status") == "ok"
+            and isinstance(value, list)
+            and value
+            and all(isinstance(v, str) for v in value)
+        ):
+            continue
+        why = found.get("message") or "it is not a list of column names"
+        entry["message"] = (
+            f"the model could not be run: its columns, {name}, are not usable ({why}); "
+            f"set {name} to the list of column names the model takes"
+        )
 
 
 def validate_prediction(document: dict[str, Any], stage: Stage) -> dict[str, Any]:

@@ -51,8 +51,81 @@ def _numpy_scalar_types(np):
     return {getattr(np, n) for n in names if hasattr(np, n)}
 
 
+# What to write instead, for the containers students reach for (said in every refusal message).
+_INSTEAD = {
+    "set": "a set has no order; give a sorted list: sorted(...)",
+    "frozenset": "a set has no order; give a sorted list: sorted(...)",
+    "generator": "a generator is consumed once; give a list: list(...)",
+    "map": "give a list: list(...)",
+    "filter": "give a list: list(...)",
+    "zip": "give a list: list(...)",
+    "range": "give a list: list(range(...))",
+    "dict_values": "give a list: list(d.values())",
+    "dict_keys": "give a list: list(d.keys())",
+    "DataFrame": "give one column as a list: list(df['column'])",
+    "Series": "give a list: list(series) or series.tolist()",
+    "function": "give the value it computes, not the function",
+    "method": "give the value it computes, not the method",
+}
+
+
+def _refuse_type(value):
+    name = _type_name(value)
+    hint = _INSTEAD.get(name, "give a number, a string, or a list of them")
+    return Refused(f"a value of type {name} is not a plain value: {hint}")
+
+
+def _numpy_array(array, np, budget, depth):
+    """A numpy array of numbers, booleans or strings as nested lists (object arrays element by element)."""
+    kind = array.dtype.kind
+    if array.dtype.names is not None:
+        raise Refused("a structured numpy array is not a plain value: give a list of numbers")
+    if kind == "O":
+        budget.take(int(array.size))
+        return (
+            [plain(v, budget, depth + 1) for v in array.reshape(-1).tolist()]
+            if array.ndim == 1
+            else [_numpy_array(row, np, budget, depth + 1) for row in array]
+        )
+    if kind == "U":
+        budget.take(int(array.size) + int(array.dtype.itemsize) * int(array.size) // 32)
+        return array.tolist()
+    if kind not in _NUMPY_NUMERIC_KINDS:
+        raise Refused(
+            f"a numpy array of dtype {array.dtype.str} is not a plain value: give numbers or strings"
+        )
+    budget.take(int(array.size))
+    if kind == "f" and not bool(np.isfinite(array).all()):
+        raise Refused("contains a non-finite number (nan or inf)")
+    return array.tolist()
+
+
+def _pandas(value, t, pd, np, budget, depth):
+    """Series, Index and one-column DataFrames by their values; None when ``t`` is no pandas type."""
+    index_types = tuple(
+        getattr(pd, n) for n in ("Index", "RangeIndex") if isinstance(getattr(pd, n, None), type)
+    )
+    if t is pd.Series or t in index_types:
+        return _numpy_array(value.to_numpy(), np, budget, depth)
+    if t is pd.DataFrame:
+        columns = int(value.shape[1])
+        if columns != 1:
+            raise Refused(
+                f"a pandas DataFrame with {columns} columns is not one answer: give one column as a list: "
+                "list(df['column'])"
+            )
+        return _numpy_array(value.iloc[:, 0].to_numpy(), np, budget, depth)
+    return None
+
+
 def plain(value, budget, depth=0):
-    """Convert ``value`` to plain JSON data, or raise Refused with a reason."""
+    """Convert ``value`` to plain JSON data, or raise Refused with a reason.
+
+    Honest values come in the forms the ML stack produces: numpy scalars (``str_`` and ``bool_``
+    included) and arrays, pandas Series / Index / one-column DataFrames, tuples, 0-d tensors. Each
+    is recognised by its exact type and read through the library's own accessors, never through
+    methods a student class could override.
+    """
     if depth > _MAX_DEPTH:
         raise Refused("nested too deeply")
     t = type(value)
@@ -83,22 +156,27 @@ def plain(value, budget, depth=0):
     np = sys.modules.get("numpy")
     if np is not None:
         if t is np.ndarray:
-            if value.dtype.kind not in _NUMPY_NUMERIC_KINDS or value.dtype.names is not None:
-                raise Refused(f"numpy array of dtype {value.dtype.str} is not numeric")
-            budget.take(int(value.size))
-            if value.dtype.kind == "f" and not bool(np.isfinite(value).all()):
-                raise Refused("contains a non-finite number (nan or inf)")
-            return value.tolist()
+            return _numpy_array(value, np, budget, depth)
+        if t is np.str_:
+            text = str.__str__(value)
+            budget.take(1 + len(text) // 8)
+            return text
         if t in _numpy_scalar_types(np):
             item = value.item()
             return _finite(item) if type(item) is float else item
+        pd = sys.modules.get("pandas")
+        if pd is not None:
+            converted = _pandas(value, t, pd, np, budget, depth)
+            if converted is not None:
+                return converted
     torch = sys.modules.get("torch")
     if torch is not None and t is torch.Tensor:
         array = value.detach().cpu()
         if array.is_complex() or array.dtype == torch.bfloat16:
             array = array.float()
-        return plain(array.numpy(), budget, depth)
-    raise Refused(f"type {_type_name(value)} is not a plain value (numbers, strings, lists, numpy arrays)")
+        converted = plain(array.numpy(), budget, depth)
+        return converted
+    raise _refuse_type(value)
 
 
 def _message(exc):
@@ -224,15 +302,25 @@ def _torch_classifier(model, data, spec, budget):
 
 
 def _features(user_ns, spec):
+    """The model's input columns: a list, tuple, numpy array, pandas Index or Series of names."""
     name = spec.get("features_variable")
     if not name:
         return None
     if name not in user_ns:
         raise Refused(f"{name} is not defined")
     cols = user_ns[name]
-    if type(cols) not in (list, tuple) or not cols or any(type(c) is not str for c in cols):
-        raise Refused(f"{name} must be a non-empty list of column names")
-    return list(cols)
+    if cols is None:
+        raise Refused(f"{name} is still None")
+    try:
+        names = plain(cols, _Budget(100_000))
+    except Refused as exc:
+        raise Refused(f"{name} must hold the column names as a list of strings; it is {exc}") from None
+    if type(names) is not list or not names or any(type(c) is not str for c in names):
+        raise Refused(
+            f"{name} must be a non-empty list of column names (strings); it holds a {_type_name(cols)}"
+            + (" of non-strings" if type(names) is list and names else "")
+        )
+    return names
 
 
 def _sklearn_predict(model, df, spec, budget, user_ns):
