@@ -1,0 +1,239 @@
+"""Audit re-runs through the real engine: the student's own training function is run on one
+configuration drawn for the notebook, and the reported numbers keep their points only when it
+reproduces them.
+
+The assignment is built here: a numpy "training function" (gradient descent on a linear model),
+the per-epoch losses of a given configuration, and a learning-rate sweep. Two audits: one of the
+given configuration, one of a rate drawn from the student's own sweep.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from grader.assignment import load_assignment
+from grader.engine import harvest_audits, run_notebook
+from grader.limits import Limits
+from grader.scoring import score_run, validate_result
+
+pytestmark = pytest.mark.slow
+
+RUBRIC = {
+    "schema_version": 1,
+    "assignment": "audit_toy",
+    "title": "Audit re-runs",
+    "data": {"static": {"dir": "data"}},
+    "profiles": {"default": {"default": True}},
+    "parts": [{"id": "part1", "title": "Gradient descent", "heading": "Part 1"}],
+    "answers": {
+        "given_losses": {"type": "list", "items": "number", "length": 5, "part": "part1"},
+        "lr_rates": {"type": "list", "items": "number", "min_length": 2, "part": "part1"},
+        "lr_final": {"type": "list", "items": "number", "min_length": 2, "part": "part1"},
+    },
+    "audits": {
+        "given": {
+            "part": "part1",
+            "function": "train",
+            "keep": "Linear and train(model, lr, epochs)",
+            "budget_s": 8,
+            "steps": [
+                {"call": "Linear", "name": "model"},
+                {
+                    "call": "train",
+                    "args": [{"ref": "model"}],
+                    "kwargs": {"lr": {"param": "lr"}, "epochs": 5},
+                    "returns": ["losses", "final"],
+                },
+            ],
+            "configurations": [
+                {
+                    "id": "given",
+                    "params": {"lr": 0.1},
+                    "compare": [
+                        {
+                            "measure": "losses",
+                            "reported": "given_losses",
+                            "items": ["given_curve"],
+                            "band": {"abs": 0.01},
+                            "x_label": "epoch",
+                        }
+                    ],
+                }
+            ],
+        },
+        "sweep": {
+            "part": "part1",
+            "function": "train",
+            "keep": "Linear and train(model, lr, epochs)",
+            "budget_s": 8,
+            "steps": [
+                {"call": "Linear", "name": "model"},
+                {
+                    "call": "train",
+                    "args": [{"ref": "model"}],
+                    "kwargs": {"lr": {"param": "lr"}, "epochs": 5},
+                    "returns": ["losses", "final"],
+                },
+            ],
+            "configurations": [
+                {
+                    "id": "rate",
+                    "sweep": {"answer": "lr_rates", "param": "lr"},
+                    "compare": [
+                        {
+                            "measure": "final",
+                            "reported": "lr_final",
+                            "at": "sweep",
+                            "items": ["sweep_check"],
+                            "band": {"abs": 0.01},
+                        }
+                    ],
+                }
+            ],
+        },
+    },
+    "items": [
+        {
+            "id": "given_curve",
+            "part": "part1",
+            "kind": "answer_check",
+            "title": "Loss per epoch of the given configuration",
+            "points": 2,
+            "checks": [{"answer": "given_losses", "length": 5, "items": "number", "label": "the losses"}],
+        },
+        {
+            "id": "sweep_check",
+            "part": "part1",
+            "kind": "answer_check",
+            "title": "Learning-rate sweep",
+            "points": 3,
+            "checks": [
+                {"answer": "lr_rates", "min_length": 2, "items": "number", "label": "the rates"},
+                {
+                    "answer": "lr_final",
+                    "same_length_as": "lr_rates",
+                    "items": "number",
+                    "label": "the final losses",
+                },
+            ],
+        },
+    ],
+}
+
+SETUP = """import numpy as np
+rng = np.random.default_rng(0)
+X = rng.normal(size=(200, 3))
+y = X @ np.array([1.0, -2.0, 0.5]) + 0.1 * rng.normal(size=200)"""
+
+TRAIN = '''class Linear:
+    def __init__(self):
+        self.w = np.zeros(3)
+
+
+def train(model, lr, epochs):
+    """Full-batch gradient descent; (mean squared error per epoch, the last one)."""
+    losses = []
+    for _ in range(epochs):
+        model.w -= lr * 2 * X.T @ (X @ model.w - y) / len(y)
+        losses.append(float(np.mean((X @ model.w - y) ** 2)))
+    return losses, losses[-1]'''
+
+HONEST = """given_losses, _ = train(Linear(), lr=0.1, epochs=5)
+lr_rates = [0.01, 0.03, 0.1, 0.3]
+lr_final = [train(Linear(), lr=lr, epochs=5)[1] for lr in lr_rates]"""
+
+TYPED = """given_losses, _ = train(Linear(), lr=0.1, epochs=5)
+lr_rates = [0.01, 0.03, 0.1, 0.3]
+lr_final = [0.9, 0.5, 0.2, 0.05]  # typed in, never computed"""
+
+SLOW_TRAIN = """import time
+class Linear:
+    pass
+def train(model, lr, epochs):
+    while True:
+        time.sleep(0.1)"""
+
+
+def notebook(path: Path, *cells: str) -> Path:
+    nb = new_notebook(cells=[new_markdown_cell("# Part 1: gradient descent"), *map(new_code_cell, cells)])
+    nbformat.write(nb, str(path))
+    return path
+
+
+@pytest.fixture(scope="module")
+def assignment(tmp_path_factory):
+    root = tmp_path_factory.mktemp("audit-toy")
+    (root / "data" / "public").mkdir(parents=True)
+    (root / "data" / "public" / "README.txt").write_text("no data: the notebook makes its own\n")
+    (root / "audits.yaml").write_text(yaml.safe_dump(RUBRIC, sort_keys=False))
+    return load_assignment(root / "audits.yaml")
+
+
+def grade(assignment, nb: Path, run_id: str) -> tuple[dict, dict]:
+    data = assignment.rubric_path.parent / "data"
+    run = run_notebook(
+        nb, assignment, data, nb.parent / "out", run_id=run_id, limits=Limits(harvest_timeout=60)
+    )
+    assert run["status"] == "completed", run["message"]
+    document = score_run(run, assignment, None, data)
+    assert validate_result(document) == []
+    return run, {item["id"]: item for item in document["items"]}
+
+
+def test_honest_notebook_passes_both_audits(assignment, tmp_path):
+    run, items = grade(assignment, notebook(tmp_path / "honest.ipynb", SETUP, TRAIN, HONEST), "honest")
+    audits = run["harvest"]["audits"]
+    assert audits["given"]["status"] == "ok" and audits["given"]["params"] == {"lr": 0.1}
+    assert audits["sweep"]["status"] == "ok" and audits["sweep"]["index"] in range(4)
+    for item_id in ("given_curve", "sweep_check"):
+        assert items[item_id]["status"] == "passed", items[item_id]["message"]
+        assert "audited:" in items[item_id]["message"]
+    assert "audited: your train() with lr=" in items["sweep_check"]["message"]
+
+
+def test_typed_in_sweep_loses_its_points_and_shows_both_numbers(assignment, tmp_path):
+    run, items = grade(assignment, notebook(tmp_path / "typed.ipynb", SETUP, TRAIN, TYPED), "typed")
+    sweep = items["sweep_check"]
+    assert sweep["points"] == 0 and sweep["status"] == "failed"
+    index = run["harvest"]["audits"]["sweep"]["index"]
+    reported = [0.9, 0.5, 0.2, 0.05][index]
+    rerun = run["harvest"]["audits"]["sweep"]["measures"]["final"]["value"]
+    assert f"lr_final[{index}] does not come from your code" in sweep["message"]
+    assert f"reported {reported:.3g}" in sweep["message"] and f"gives {rerun:.3g}" in sweep["message"]
+    assert items["given_curve"]["status"] == "passed"  # the given configuration is honest
+
+
+def test_missing_or_stuck_training_function_says_what_to_keep(assignment, tmp_path):
+    missing = notebook(tmp_path / "missing.ipynb", SETUP, TRAIN, HONEST, "del train")
+    run, items = grade(assignment, missing, "missing")
+    assert run["harvest"]["audits"]["given"]["status"] == "missing"
+    for item_id in ("given_curve", "sweep_check"):
+        message = items[item_id]["message"]
+        assert items[item_id]["points"] == 0
+        assert "train is not defined" in message
+        assert "keep Linear and train(model, lr, epochs) defined when the notebook ends" in message
+
+    stuck = notebook(tmp_path / "stuck.ipynb", SETUP, TRAIN, HONEST, SLOW_TRAIN)
+    run, items = grade(assignment, stuck, "stuck")
+    assert run["harvest"]["audits"]["given"]["status"] == "timeout"
+    assert "did not finish within its 16 s" in items["given_curve"]["message"]
+    assert items["given_curve"]["points"] == 0
+
+
+def test_the_drawn_configuration_is_the_notebooks_own_and_stable(assignment, tmp_path):
+    nb = notebook(tmp_path / "twice.ipynb", SETUP, TRAIN, HONEST)
+    first, _ = grade(assignment, nb, "first")
+    second, _ = grade(assignment, nb, "second")
+    assert first["harvest"]["audits"]["sweep"]["index"] == second["harvest"]["audits"]["sweep"]["index"]
+    key = hashlib.sha256(nb.read_bytes()).hexdigest()
+    options = [harvest_audits.Candidate("rate", i, {"lr": lr}) for i, lr in enumerate([0.01, 0.03, 0.1, 0.3])]
+    drawn = harvest_audits.draw("sweep", options, key)
+    assert drawn is not None and drawn.index == first["harvest"]["audits"]["sweep"]["index"]
+    # another notebook may draw another rate: over many keys every rate is drawn
+    assert {harvest_audits.draw("sweep", options, str(k)).index for k in range(64)} == {0, 1, 2, 3}  # type: ignore[union-attr]
