@@ -237,3 +237,66 @@ def test_the_drawn_configuration_is_the_notebooks_own_and_stable(assignment, tmp
     assert drawn is not None and drawn.index == first["harvest"]["audits"]["sweep"]["index"]
     # another notebook may draw another rate: over many keys every rate is drawn
     assert {harvest_audits.draw("sweep", options, str(k)).index for k in range(64)} == {0, 1, 2, 3}  # type: ignore[union-attr]
+
+
+# -- hw2's own audit: Part 2 of the reference notebook on the embedded data ------------------------
+
+REPO = Path(__file__).resolve().parents[1]
+PART2_CELLS = ("setup", "p2-intro", "p2-data", "p2-helpers", "p2-answers", "p2-given", "p2-sweep")
+GATED = {
+    "given": ["p2_sgd_train_losses", "p2_sgd_val_losses", "p2_sgd_val_error"],
+    "sweep": ["p2_lr_sweep"],
+}
+
+
+def hw2_part2(path: Path, extra: str = "") -> Path:
+    """The reference's setup and Part 2 up to the sweep (no tuned network: not needed here)."""
+    reference = nbformat.read(REPO / "reference" / "hw2" / "hw2_reference.ipynb", as_version=4)
+    cells = [c for c in reference.cells if c.get("id") in PART2_CELLS]
+    if extra:
+        cells.append(new_code_cell(extra))
+    nbformat.write(new_notebook(cells=cells), str(path))
+    return path
+
+
+@pytest.fixture(scope="module")
+def hw2(tmp_path_factory):
+    import json
+
+    from grader.datasets import build_data
+
+    assignment = load_assignment("hw2")
+    data = tmp_path_factory.mktemp("hw2-audit-data")
+    build_data(assignment, data)
+    expected = json.loads((REPO / "reference" / "hw2" / "expected.json").read_text())
+    return assignment, data, expected
+
+
+def grade_hw2(hw2, nb: Path) -> tuple[dict, dict]:
+    assignment, data, expected = hw2
+    # the grader's own interpreter (torch CPU): no kernel environment to build for this check
+    run = run_notebook(nb, assignment, data, nb.parent / "out", run_id=nb.stem, kernel=None)
+    assert run["status"] == "completed", run["message"]
+    document = score_run(run, assignment, expected, data)
+    return run, {item["id"]: item for item in document["items"]}
+
+
+def test_hw2_reference_part2_passes_its_audit_and_typed_numbers_do_not(hw2, tmp_path):
+    run, items = grade_hw2(hw2, hw2_part2(tmp_path / "reference.ipynb"))
+    audit = run["harvest"]["audits"]["p2_training"]
+    assert audit["status"] == "ok", audit
+    drawn = audit["configuration"]
+    for item_id in GATED[drawn]:
+        assert items[item_id]["status"] == "passed", items[item_id]["message"]
+        assert "audited: your train() with lr=" in items[item_id]["message"]
+    assert items["p2_sgd_val_consistency"]["status"] == "passed", items["p2_sgd_val_consistency"]["message"]
+
+    # far from what train() gives at every rate (0.59, 0.34, 0.18, 0.11, 0.08 for the reference)
+    typed = "sgd_train_losses = [v - 0.4 for v in sgd_train_losses]\n"
+    typed += "sgd_val_losses = [v - 0.4 for v in sgd_val_losses]\nlr_val_errors = [0.05, 0.05, 0.9, 0.5, 0.5]"
+    run, items = grade_hw2(hw2, hw2_part2(tmp_path / "typed.ipynb", typed))
+    drawn = run["harvest"]["audits"]["p2_training"]["configuration"]
+    for item_id in GATED[drawn]:
+        if item_id != "p2_sgd_val_error":  # not typed in: still its own
+            assert items[item_id]["points"] == 0, items[item_id]["message"]
+            assert "does not come from your code" in items[item_id]["message"]

@@ -5,7 +5,7 @@ The harvest ran the student's training function on one configuration drawn for t
 configuration names is *gated*: its own scorer's verdict stands only when the re-run comes near
 the reported numbers, within max(abs, rel * |re-run|, k * sqrt(2) * std), std being the
 reference's calibrated seed spread of the ``spread`` item (two independent runs differ by
-sqrt(2) of one run's spread). Otherwise, or when the re-run could not run at all, the item earns
+sqrt(2) of one run's spread; with ``spread_mode: relative`` its std/|mean| times |re-run|). Otherwise, or when the re-run could not run at all, the item earns
 nothing as a computed result, and the message shows the reported and the re-run numbers.
 """
 
@@ -58,12 +58,21 @@ def describe_call(spec: dict[str, Any], entry: dict[str, Any]) -> str:
     return f"{spec['function']}()" + (f" with {shown}" if shown else "")
 
 
-def _spread(compare: dict[str, Any], ctx: ScoreContext) -> Any:
-    """The reference's seed std (a number or a per-element list); 0 when not calibrated."""
+def _spread(compare: dict[str, Any], ctx: ScoreContext) -> tuple[Any, bool]:
+    """The reference's seed std (a number or a per-element list; 0 when not calibrated) and
+    whether it is relative: with ``spread_mode: relative`` the std over |mean| (the coefficient
+    of variation), to be scaled by the re-run's own value (a sweep's rates differ from the one
+    the reference calibrated, and the spread of an error rate shrinks with it)."""
     item = compare.get("spread")
     entry = ctx.expected_or_none(item) if item else None
     observed = (entry or {}).get("observed") or {}
-    return observed.get("std", 0.0)
+    std = observed.get("std", 0.0)
+    if compare.get("spread_mode") != "relative":
+        return std, False
+    mean = observed.get("mean", 0.0)
+    if isinstance(std, list) or not _number(std) or not _number(mean) or mean == 0:
+        return 0.0, True
+    return float(std) / abs(float(mean)), True
 
 
 def _pairs(reported: Any, rerun: Any, index: int | None) -> list[tuple[int | None, float, float]] | str:
@@ -104,13 +113,13 @@ def judge(check: Check, ctx: ScoreContext) -> tuple[bool, str, dict[str, Any]]:
     if isinstance(pairs, str):
         return False, f"{name} {pairs} (audit re-run of {call})", {}
     band = {**DEFAULT_BAND, **(compare.get("band") or {})}
-    std = _spread(compare, ctx)
+    std, relative = _spread(compare, ctx)
     worst: tuple[float, int | None, float, float, float] | None = None
     for position, rep, new in pairs:
         if not (_number(rep) and _number(new)):
             return False, f"{name} or its re-run by {call} is not a finite number", {}
         s = std[position] if isinstance(std, list) and position is not None and position < len(std) else std
-        s = float(s) if _number(s) else 0.0
+        s = (float(s) if _number(s) else 0.0) * (abs(new) if relative else 1.0)
         half = max(float(band["abs"]), float(band["rel"]) * abs(new), float(band["k"]) * math.sqrt(2) * s)
         excess = abs(rep - new) - half
         if worst is None or excess > worst[0]:
