@@ -17,12 +17,11 @@ import pytest
 import yaml
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from grader.assignment import load_assignment
+from grader.assignment import AssignmentError, load_assignment
 from grader.engine import harvest_audits, run_notebook
+from grader.keys.plan import harvest_plan, plan_gaps
 from grader.limits import Limits
 from grader.scoring import score_run, validate_result
-
-pytestmark = pytest.mark.slow
 
 RUBRIC = {
     "schema_version": 1,
@@ -186,6 +185,7 @@ def grade(assignment, nb: Path, run_id: str) -> tuple[dict, dict]:
     return run, {item["id"]: item for item in document["items"]}
 
 
+@pytest.mark.slow
 def test_honest_notebook_passes_both_audits(assignment, tmp_path):
     run, items = grade(assignment, notebook(tmp_path / "honest.ipynb", SETUP, TRAIN, HONEST), "honest")
     audits = run["harvest"]["audits"]
@@ -197,6 +197,7 @@ def test_honest_notebook_passes_both_audits(assignment, tmp_path):
     assert "audited: your train() with lr=" in items["sweep_check"]["message"]
 
 
+@pytest.mark.slow
 def test_typed_in_sweep_loses_its_points_and_shows_both_numbers(assignment, tmp_path):
     run, items = grade(assignment, notebook(tmp_path / "typed.ipynb", SETUP, TRAIN, TYPED), "typed")
     sweep = items["sweep_check"]
@@ -209,6 +210,7 @@ def test_typed_in_sweep_loses_its_points_and_shows_both_numbers(assignment, tmp_
     assert items["given_curve"]["status"] == "passed"  # the given configuration is honest
 
 
+@pytest.mark.slow
 def test_missing_or_stuck_training_function_says_what_to_keep(assignment, tmp_path):
     missing = notebook(tmp_path / "missing.ipynb", SETUP, TRAIN, HONEST, "del train")
     run, items = grade(assignment, missing, "missing")
@@ -226,6 +228,7 @@ def test_missing_or_stuck_training_function_says_what_to_keep(assignment, tmp_pa
     assert items["given_curve"]["points"] == 0
 
 
+@pytest.mark.slow
 def test_the_drawn_configuration_is_the_notebooks_own_and_stable(assignment, tmp_path):
     nb = notebook(tmp_path / "twice.ipynb", SETUP, TRAIN, HONEST)
     first, _ = grade(assignment, nb, "first")
@@ -281,6 +284,7 @@ def grade_hw2(hw2, nb: Path) -> tuple[dict, dict]:
     return run, {item["id"]: item for item in document["items"]}
 
 
+@pytest.mark.slow
 def test_hw2_reference_part2_passes_its_audit_and_typed_numbers_do_not(hw2, tmp_path):
     run, items = grade_hw2(hw2, hw2_part2(tmp_path / "reference.ipynb"))
     audit = run["harvest"]["audits"]["p2_training"]
@@ -300,3 +304,36 @@ def test_hw2_reference_part2_passes_its_audit_and_typed_numbers_do_not(hw2, tmp_
         if item_id != "p2_sgd_val_error":  # not typed in: still its own
             assert items[item_id]["points"] == 0, items[item_id]["message"]
             assert "does not come from your code" in items[item_id]["message"]
+
+
+# -- the rubric key (no kernel) --------------------------------------------------------------------
+
+
+def write_rubric(tmp_path: Path, rubric: dict) -> Path:
+    (tmp_path / "data" / "public").mkdir(parents=True, exist_ok=True)
+    path = tmp_path / "audits.yaml"
+    path.write_text(yaml.safe_dump(rubric, sort_keys=False))
+    return path
+
+
+def test_an_audit_naming_what_nothing_defines_is_refused_with_the_place(tmp_path):
+    import copy
+
+    rubric = copy.deepcopy(RUBRIC)
+    sweep = rubric["audits"]["sweep"]
+    sweep["steps"][1]["args"] = [{"ref": "modle"}]
+    sweep["configurations"][0]["compare"][0]["reported"] = "lr_finals"
+    sweep["configurations"][0]["compare"][0]["items"] = ["sweep_chek"]
+    with pytest.raises(AssignmentError) as caught:
+        load_assignment(write_rubric(tmp_path, rubric))
+    message = str(caught.value)
+    assert "audits entry 'sweep': steps[1] uses 'modle', which no earlier step makes" in message
+    assert "field 'reported' names 'lr_finals', which 'answers' does not define" in message
+    assert "names item 'sweep_chek', which 'items' does not define" in message
+
+
+def test_a_run_harvested_before_the_audits_must_run_again(tmp_path):
+    rubric = load_assignment(write_rubric(tmp_path, RUBRIC)).rubric
+    before = harvest_plan({k: v for k, v in rubric.items() if k != "audits"})
+    gaps = plan_gaps(before, harvest_plan(rubric))
+    assert gaps == ["the rubric now asks the harvest for audits: `given`, `sweep`"]
