@@ -337,3 +337,62 @@ def test_a_run_harvested_before_the_audits_must_run_again(tmp_path):
     before = harvest_plan({k: v for k, v in rubric.items() if k != "audits"})
     gaps = plan_gaps(before, harvest_plan(rubric))
     assert gaps == ["the rubric now asks the harvest for audits: `given`, `sweep`"]
+
+
+def audit_kernel() -> dict:
+    """The kernel side as the harvest sends it (harvest_kernel.py, then audit_kernel.py), in-process."""
+    namespace: dict = {"__name__": "audit_kernel_test"}
+    source = harvest_audits.kernel_source() + "\n\n" + harvest_audits.AUDIT_SOURCE_PATH.read_text()
+    exec(compile(source, "<audit-kernel>", "exec"), namespace)
+    return namespace
+
+
+def test_kernel_side_says_what_went_wrong_and_leaves_the_namespace_as_it_was():
+    import sys
+
+    run_audit = audit_kernel()["run_audit"]
+    audit = {
+        "id": "a",
+        "params": {"lr": 0.1},
+        "measures": ["losses"],
+        "steps": [
+            {"call": "Linear", "name": "model"},
+            {
+                "call": "train",
+                "args": [{"ref": "model"}],
+                "kwargs": {"lr": {"param": "lr"}},
+                "returns": ["losses", "final"],
+            },
+        ],
+    }
+
+    def honest(model, lr):
+        namespace["leftover"] = model  # a rebinding the audit must undo
+        return [1.0, lr], lr
+
+    def boom(model, lr):
+        raise ValueError("no data")
+
+    cases = {
+        "honest": (honest, {"status": "ok", "measures": {"losses": {"status": "ok", "value": [1.0, 0.1]}}}),
+        "three": (lambda m, lr: [1, 2, 3], "train returned 3 values; expected 2 (losses, final)"),
+        "single": (lambda m, lr: 0.5, "train returned a float; expected 2 values (losses, final)"),
+        "raises": (boom, "train(...) raised ValueError: no data"),
+        "exits": (lambda m, lr: sys.exit(3), "train(...) raised SystemExit: 3"),
+        "not callable": (5, "train is a int, not a function or class"),
+        "none": (None, "train is still None"),
+    }
+    for label, (train, want) in cases.items():
+        namespace = {"Linear": type("Linear", (), {}), "train": train}
+        before = dict(namespace)
+        got = run_audit(namespace, audit, 1000, 100_000)
+        if isinstance(want, dict):
+            assert got == want, label
+        else:
+            assert got["message"] == want, (label, got)
+        assert namespace == before, label
+    del namespace["train"]
+    assert run_audit(namespace, audit, 1000, 100_000) == {
+        "status": "missing",
+        "message": "train is not defined",
+    }

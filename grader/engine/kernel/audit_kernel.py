@@ -79,7 +79,7 @@ def _unpack(value, names, call):
     """The step's result bound to its ``returns`` names: a tuple or list of exactly that length."""
     if len(names) == 1:
         return [value]
-    if type(value) not in (tuple, list):
+    if type(value) is not tuple and type(value) is not list:  # `is`: no metaclass __eq__ runs
         raise _AuditStop(
             "refused",
             f"{call} returned a {_type_name(value)}; expected {len(names)} values ({', '.join(names)})",
@@ -102,7 +102,7 @@ def _run_steps(user_ns, audit, made):
                 result = func(*args, **kwargs)
         except RecursionError:
             raise _AuditStop("raised", f"{step['call']}(...) raised RecursionError") from None
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:
             raise _AuditStop("raised", f"{step['call']}(...) raised {_message(exc)}") from None
         if step.get("name"):
             made[step["name"]] = result
