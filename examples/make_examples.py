@@ -494,6 +494,7 @@ model = MLP()
 opt = torch.optim.SGD(model.parameters(), lr=0.01)
 sgd_train_losses, sgd_val_losses = train(model, opt, epochs=10, batch_size=256)
 sgd_val_error = evaluate(model, X_mnist_val, y_mnist_val)[1]
+sgd_model = model
 plot_losses(sgd_train_losses, sgd_val_losses, "SGD")
 sgd_val_error
 """
@@ -597,6 +598,7 @@ torch.manual_seed(SEED)
 given = MLP()
 sgd_train_losses, sgd_val_losses = train(given, torch.optim.SGD(given.parameters(), lr=0.1), epochs=10, batch_size=256)
 sgd_val_error = evaluate(given, X_mnist_val, y_mnist_val)[1]
+sgd_model = given
 plot_losses(sgd_train_losses, sgd_val_losses, "SGD, batch 256")
 print(f"validation error: {sgd_val_error:.3f}")
 """

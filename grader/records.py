@@ -96,6 +96,9 @@ class HarvestRecord(TypedDict):
     wall_s: float
     functions: NotRequired[dict[str, Any]]  # function items: item id -> {status, calls?, message?}
     tests: NotRequired[dict[str, Any]]  # in-kernel test items: item id -> {status, exception?, message?}
+    audits: NotRequired[
+        dict[str, Any]
+    ]  # audit re-runs: audit id -> {configuration, index, params, status, ...}
 
 
 class EnvironmentSummary(TypedDict):

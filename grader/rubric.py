@@ -94,7 +94,7 @@ def _where(rubric: dict[str, Any], path: list[Any]) -> tuple[str, list[Any]]:
         noun = {"items": "item", "parts": "part", "free_text": "free_text entry"}[path[0]]
         label = f"{noun} {ident!r} ({path[0]}[{path[1]}])" if ident else f"{path[0]}[{path[1]}]"
         return label, path[2:]
-    if len(path) >= 2 and path[0] in ("answers", "inputs", "models", "profiles"):
+    if len(path) >= 2 and path[0] in ("answers", "inputs", "models", "audits", "profiles"):
         return f"{path[0]} entry {path[1]!r}", path[2:]
     if path:
         return f"section {path[0]!r}", path[1:]
@@ -230,9 +230,66 @@ def _reference_problems(rubric: dict[str, Any]) -> Iterator[str]:
             yield from _threshold_problems(item, label, profiles)
         if not item.get("extra_credit"):
             total += float(item["points"])
+    yield from _audit_problems(rubric, parts, spaces["answers"], ids)
     declared = rubric.get("total_points")
     if declared is not None and not math.isclose(total, float(declared), abs_tol=1e-9):
         yield f"section 'total_points': is {declared}, but the items that are not extra credit add up to {total:g}"
+
+
+def _step_refs(value: Any) -> Iterator[tuple[str, str]]:
+    """(kind, name) of every {ref|param|of} an audit step's argument uses."""
+    if isinstance(value, list):
+        for v in value:
+            yield from _step_refs(v)
+    elif isinstance(value, dict):
+        for kind in ("ref", "param", "of"):
+            if isinstance(value.get(kind), str):
+                yield ("param" if kind == "param" else "ref"), value[kind]
+        if not {"ref", "param", "of", "variable"} & set(value):
+            for v in value.values():
+                yield from _step_refs(v)
+
+
+def _audit_problems(
+    rubric: dict[str, Any], parts: list[str], answers: set[str], items: set[str]
+) -> Iterator[str]:
+    """Names an audit uses that nothing defines: steps' refs, params, measures, answers, items."""
+    for audit_id, spec in (rubric.get("audits") or {}).items():
+        label = f"audits entry {audit_id!r}"
+        if "part" in spec and spec["part"] not in parts:
+            yield f"{label}: field 'part' is {spec['part']!r}, not one of the parts ({', '.join(parts)})"
+        params = {p for c in spec["configurations"] for p in (c.get("params") or {})}
+        params |= {c["sweep"]["param"] for c in spec["configurations"] if c.get("sweep")}
+        made: set[str] = set()
+        for index, step in enumerate(spec["steps"]):
+            for kind, name in _step_refs([step.get("args") or [], step.get("kwargs") or {}]):
+                if kind == "ref" and name not in made:
+                    yield f"{label}: steps[{index}] uses {name!r}, which no earlier step makes (name/returns)"
+                if kind == "param" and name not in params:
+                    yield f"{label}: steps[{index}] uses param {name!r}, which no configuration sets"
+            made |= {step["name"]} if step.get("name") else set()
+            made |= set(step.get("returns") or [])
+        seen: set[str] = set()
+        for c_index, config in enumerate(spec["configurations"]):
+            where = f"{label}: configurations[{c_index}]"
+            if config["id"] in seen:
+                yield f"{where}: id {config['id']!r} is used by an earlier configuration"
+            seen.add(config["id"])
+            sweep = config.get("sweep")
+            if sweep and sweep["answer"] not in answers:
+                yield f"{where}: field 'sweep.answer' names {sweep['answer']!r}, which 'answers' does not define"
+            for compare in config["compare"]:
+                if compare["measure"] not in made:
+                    yield f"{where}: measure {compare['measure']!r} is made by no step"
+                if compare["reported"] not in answers:
+                    yield f"{where}: field 'reported' names {compare['reported']!r}, which 'answers' does not define"
+                for item_id in list(compare["items"]) + (
+                    [compare["spread"]] if compare.get("spread") else []
+                ):
+                    if item_id not in items:
+                        yield f"{where}: names item {item_id!r}, which 'items' does not define"
+                if compare.get("at") == "sweep" and not sweep:
+                    yield f"{where}: 'at: sweep' needs a 'sweep' in the configuration"
 
 
 def _threshold_problems(item: dict[str, Any], label: str, profiles: set[str]) -> Iterator[str]:

@@ -352,6 +352,7 @@ def plot_losses(train_losses, val_losses, title):
 sgd_train_losses = None  # list[float] of 10: train loss per epoch, given config (SGD lr 0.01, batch 256)
 sgd_val_losses = None  # list[float] of 10: validation loss per epoch, same run
 sgd_val_error = None  # float in [0, 1]: final validation error rate of that run
+sgd_model = None  # torch.nn.Module: the network of that run, after its 10 epochs
 lr_rates = None  # list[float], at least 4: the learning rates of your sweep
 lr_val_errors = None  # list[float], same length: final validation error rate for each rate
 mnist_model = None  # torch.nn.Module: your tuned network; float32 (N, 784) in [0, 1] -> logits (N, 10)
@@ -364,7 +365,8 @@ tuned_val_error = None  # float in [0, 1]: final validation error rate of the tu
         "p2-given",
         """
 # TODO: train MLP() with torch.optim.SGD(model.parameters(), lr=0.01), batch size 256, 10 epochs
-# (use train(...)); fill sgd_train_losses, sgd_val_losses and sgd_val_error; plot the losses.
+# (use train(...)); fill sgd_train_losses, sgd_val_losses, sgd_val_error and sgd_model; plot the losses.
+# Keep SEED, MLP, train and evaluate defined: the grader re-runs train() on one configuration to check.
 """,
         """
 torch.manual_seed(SEED)
@@ -372,6 +374,7 @@ model = MLP()
 optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
 sgd_train_losses, sgd_val_losses = train(model, optimizer, epochs=10, batch_size=256)
 sgd_val_error = evaluate(model, X_mnist_val, y_mnist_val)[1]
+sgd_model = model
 plot_losses(sgd_train_losses, sgd_val_losses, "SGD, lr 0.01, batch 256")
 print(f"validation error {sgd_val_error:.3f}")
 """,

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from grader.engine import harvest_calls, harvest_plan, harvest_read
+from grader.engine import harvest_audits, harvest_calls, harvest_plan, harvest_read
 from grader.engine.record import LimitLog
 from grader.engine.session import KernelSession
 from grader.limits import Limits
@@ -52,8 +52,11 @@ async def harvest(
     data_dir: Path,
     *,
     public_only: bool,
+    draw_key: str = "",
 ) -> HarvestRecord:
-    """Every stage of the harvest; the record's ``free_text`` and ``figures`` are the caller's."""
+    """Every stage of the harvest; the record's ``free_text`` and ``figures`` are the caller's.
+
+    ``draw_key`` (the notebook's sha256) seeds the draw of each audit's configuration."""
     started = time.perf_counter()
     result: HarvestRecord = {
         "status": "ok",
@@ -99,6 +102,11 @@ async def harvest(
                 limits_log.fire(
                     "harvest_timeout", None, f"harvest passed its {limits.harvest_timeout:g} s limit"
                 )
+            if stage.name == harvest_audits.STAGE_KIND:
+                broken = await _run_audits(
+                    session, limits_log, limits, plan, stage, (deadline, broken), assignment, result, draw_key
+                )
+                continue
             if broken is None:
                 entry, lost = await _run_stage(session, limits_log, limits, plan, stage, deadline)
                 broken = lost
@@ -132,6 +140,51 @@ async def harvest(
     return result
 
 
+async def _run_audits(
+    session: KernelSession,
+    limits_log: LimitLog,
+    limits: Limits,
+    plan: harvest_plan.HarvestPlan,
+    stage: harvest_plan.Stage,
+    budget: tuple[float, str | None],
+    assignment: Any,
+    result: HarvestRecord,
+    draw_key: str,
+) -> str | None:
+    """Draw and run the audit re-runs within their own budget (inside the harvest's) and put
+    them in ``result["audits"]``; returns why later stages cannot run, if the kernel was lost."""
+    deadline, broken = budget
+    entries = harvest_audits.finalize(stage, assignment, result["answers"], draw_key)
+    result["audits"] = entries
+    if not stage.config["audits"]:
+        return broken
+    own_budget = harvest_audits.budget_s(assignment)
+    audit_deadline = min(deadline, time.monotonic() + own_budget)
+    if broken is None and time.monotonic() >= audit_deadline:
+        broken_here: str | None = "the harvest time limit was used up"
+        entry: dict[str, Any] = {"status": "error", "message": f"not run: {broken_here}"}
+    elif broken is not None:
+        entry = {"status": "error", "message": f"not run: {broken}"}
+    else:
+        started = time.perf_counter()
+        entry, broken = await _run_stage(
+            session, limits_log, limits, plan, stage, audit_deadline, own_limit=deadline > audit_deadline
+        )
+        for audit_id in (a["id"] for a in stage.config["audits"]):
+            entries[audit_id]["wall_s"] = round(time.perf_counter() - started, 3)
+    for audit_id in (a["id"] for a in stage.config["audits"]):
+        if entry.get("status") == "ok":
+            entries[audit_id].update(entry["value"].get(audit_id, {"status": "refused"}))
+        elif "timed out" in str(entry.get("message", "")):
+            entries[audit_id].update(
+                status="timeout",
+                message=f"the audit re-run did not finish within its {min(own_budget, limits.harvest_timeout):g} s",
+            )
+        else:
+            entries[audit_id].update(status="error", message=str(entry.get("message", ""))[:500])
+    return broken
+
+
 async def _run_stage(
     session: KernelSession,
     limits_log: LimitLog,
@@ -139,11 +192,14 @@ async def _run_stage(
     plan: harvest_plan.HarvestPlan,
     stage: harvest_plan.Stage,
     deadline: float,
+    *,
+    own_limit: bool = False,
 ) -> tuple[dict[str, Any], str | None]:
     """Send one harvest request, wait for it within the budget, read and validate its file.
 
     Returns the stage's entry and, when the kernel is gone afterwards, why (later stages are
-    then not run)."""
+    then not run). ``own_limit``: the deadline is the stage's own budget (an audit's), shorter
+    than the harvest's, so passing it is the stage's verdict, not a fired harvest limit."""
     if not await session.is_alive():
         return {
             "status": "error",
@@ -153,11 +209,12 @@ async def _run_stage(
         plan.prepare(stage)  # copy its input set in now, not earlier
     except (harvest_plan.HarvestError, OSError) as exc:
         return {"status": "error", "message": f"harvest: could not stage the input set: {exc}"}, None
-    code = (
-        harvest_calls.kernel_code(stage.config)
-        if stage.name == harvest_calls.STAGE_KIND
-        else harvest_plan.kernel_code(stage.config)
-    )
+    if stage.name == harvest_calls.STAGE_KIND:
+        code = harvest_calls.kernel_code(stage.config)
+    elif stage.name == harvest_audits.STAGE_KIND:
+        code = harvest_audits.kernel_code(stage.config)
+    else:
+        code = harvest_plan.kernel_code(stage.config)
     reply = await session.request(code, deadline)
     if reply.status == "not_running":
         return {
@@ -169,12 +226,13 @@ async def _run_stage(
             "status": "error",
             "message": "harvest: the kernel died",
         }, "the kernel died during the harvest"
-    if reply.status == "timeout":
+    if reply.status == "timeout" and not own_limit:
         limits_log.fire(
             "harvest_timeout",
             None,
             f"harvest stage {stage.name} passed the {limits.harvest_timeout:g} s limit",
         )
+    if reply.status == "timeout":
         await session.interrupt()
         if not await session.alive_and_idle():
             return {"status": "error", "message": "harvest: timed out"}, f"{stage.name} never returned"
@@ -194,6 +252,8 @@ async def _run_stage(
                 "value": harvest_calls.validate_functions(document, stage),
                 "tests": harvest_calls.validate_tests(document, stage),
             }, None
+        if stage.name == harvest_audits.STAGE_KIND:
+            return {"status": "ok", "value": harvest_audits.validate_audits(document, stage)}, None
         if stage.name == "answers":
             answers = harvest_read.validate_answers(document, list(stage.config["names"]))
             absent = harvest_read.model_presence(document, list(stage.config.get("models", [])))

@@ -225,6 +225,9 @@ def plan_harvest(
     from grader.engine.harvest_calls import plan_function_stage  # lazy: it imports this module
 
     plan.stages.extend(plan_function_stage(assignment, max_items, answer_bytes))  # before any input set
+    from grader.engine.harvest_audits import plan_audit_stage  # lazy: it imports this module
+
+    plan.stages.extend(plan_audit_stage(assignment, max_items, answer_bytes))  # before any input set
     inputs = assignment.inputs
     model_stages: list[Stage] = []
     for model_id, spec in assignment.models.items():

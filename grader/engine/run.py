@@ -214,6 +214,7 @@ async def _drive(
                 assignment,
                 data_dir,
                 public_only=public_only,
+                draw_key=str(record.get("execution", {}).get("inputs", {}).get("notebook", "")),
             )
             record["harvest"]["free_text"] = free_text
         else:

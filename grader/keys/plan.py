@@ -42,6 +42,7 @@ HARVEST_KEYS: tuple[HarvestKey, ...] = (
     HarvestKey("answers", "answer", fields=()),
     HarvestKey("inputs", "input set", fields=("file", "key", "labels", "target")),
     HarvestKey("models", "model"),
+    HarvestKey("audits", "audit re-run"),
     HarvestKey("free_text", "free-text answer", fields=("id", "placeholder"), kernel=False),
     HarvestKey("parts", "part", fields=("id", "heading"), independent=False, kernel=False),
 )

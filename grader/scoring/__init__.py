@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from grader.datasets import resolve_profile
-from grader.scoring import bands, choices, functions, kernel_tests, metrics, presence
+from grader.scoring import audits, bands, choices, functions, kernel_tests, metrics, presence
 from grader.scoring.context import NotCalibrated, Pending, ScoreContext, Unanswered
 from grader.scoring.document import assemble, validate_result
 from grader.scoring.outcome import Outcome, pending
@@ -85,7 +85,7 @@ def score_item(item: dict[str, Any], ctx: ScoreContext) -> dict[str, Any]:
         if ctx.public_only and uses_hidden_data(item, ctx):
             outcome = pending(GRADED_ON_SUBMISSION)
         else:
-            outcome = scorer(item, ctx)
+            outcome = audits.gate(item, ctx, scorer(item, ctx))  # audit re-runs may take its points
     except Unanswered as exc:
         outcome = Outcome(0.0, str(exc))
     except Pending as exc:
