@@ -61,6 +61,7 @@ class CellRecord(TypedDict):
     first_line: NotRequired[str]
     source_sha256: NotRequired[str]
     diagnosis: NotRequired[CellDiagnosis]
+    plots: NotRequired[list[dict[str, Any]]]  # summaries of the figures it displayed (grader.engine.figures)
 
 
 class LimitFired(TypedDict):

@@ -17,7 +17,9 @@ Item kinds (fields in grader/schemas/rubric.schema.json; scorers in grader/scori
 * ``consistency``: a reported answer against the same metric recomputed from the student's model.
 * ``choice``: an answer judged against ``best_of`` a curve (or ``candidates`` statistics) on the
   student's own curves and on the reference's, ties within ``tie`` noise accepted.
-* ``figure``: at least ``min_count`` figures in the item's part beyond those the template draws.
+* ``figure``: at least ``min_count`` figures in the item's part beyond those the template draws; with
+  ``shows: {y: [answers], x?: answer, need?: any|all}``, a plotted series in the part whose data are
+  those answers (grader.scoring.figures).
 * ``answer_check``: declared checks (equals, length, range, subset_of, disjoint_from, pattern).
 * ``free_text``: the ``**ANSWER id**`` markdown cell and the markdown cells below it (grader.free_text),
   always pending for a person; an unanswered one is pending with the note "not answered".
@@ -175,6 +177,11 @@ def item_references(item: dict[str, Any]) -> Iterator[tuple[str, str, str]]:
                 yield f"checks[{index}].{key}", "answers", check[key]
     if "text" in item:
         yield "text", "free_text", item["text"]
+    shows = item.get("shows") or {}
+    for index, name in enumerate(shows.get("y") or []):
+        yield f"shows.y[{index}]", "answers", name
+    if "x" in shows:
+        yield "shows.x", "answers", shows["x"]
 
 
 def _metric_pairs(metric: dict[str, Any]) -> Iterator[tuple[str, str]]:

@@ -23,6 +23,7 @@ from nbclient.exceptions import DeadKernelError
 from nbformat import NotebookNode
 
 from grader import notebook_parts
+from grader.engine import figures
 from grader.engine.record import LimitLog
 from grader.engine.session import TIMEOUT_ENAME, KernelSession
 from grader.engine.telemetry import MemorySampler
@@ -164,6 +165,7 @@ class CellRunner:
             entry["peak_rss_mb"] = round(self.sampler.reset_window(), 1)
             entry.update(outcome)  # type: ignore[typeddict-item]
             entry["figures"] = notebook_parts.count_figures(cell)
+            entry["plots"] = figures.take_summaries(cell)
             entry["output_bytes"] = self.session.client.cell_bytes
             await self._check_output(index, entry)
             self._classify_limits(index, entry)

@@ -17,6 +17,7 @@ from typing import Any
 
 from nbformat import NotebookNode
 
+from grader.engine import figures
 from grader.engine.client import GradingClient
 from grader.engine.kernel_manager import KERNEL_NAME, SandboxKernelManager
 from grader.limits import Limits
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 
 INTERRUPT_GRACE_S = 3.0
 PROBE_TIMEOUT_S = 3.0
+INSTALL_TIMEOUT_S = 30.0
 STARTUP_TIMEOUT_S = 60
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 TIMEOUT_ENAME = "CellTimeoutError"
@@ -87,6 +89,14 @@ class KernelSession:
         await self.km.start_kernel(cwd=str(self.workdir))
         self.started = True
         await self.client.async_start_new_kernel_client()
+        await self._prepare_kernel()
+
+    async def _prepare_kernel(self) -> None:
+        """What every fresh kernel gets before the student's first cell: the figure summaries
+        (grader.engine.figures). A kernel that does not take them still runs the notebook."""
+        reply = await self.request(figures.INSTALL_CODE, time.monotonic() + INSTALL_TIMEOUT_S)
+        if reply.status != "ok" or reply.content.get("status") != "ok":
+            log.info("figure summaries not installed (%s)", reply.status)
 
     async def restart(self) -> None:
         if self.client.kc is not None:
@@ -94,6 +104,7 @@ class KernelSession:
             self.client.kc = None
         await self.km.restart_kernel(now=True)
         await self.client.async_start_new_kernel_client()
+        await self._prepare_kernel()
 
     async def stop(self) -> None:
         if self.client.kc is not None:

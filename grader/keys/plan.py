@@ -45,7 +45,11 @@ HARVEST_KEYS: tuple[HarvestKey, ...] = (
     HarvestKey("audits", "audit re-run"),
     HarvestKey("free_text", "free-text answer", fields=("id", "placeholder"), kernel=False),
     HarvestKey("parts", "part", fields=("id", "heading"), independent=False, kernel=False),
+    # not a rubric key: present when a figure item says what its plot ``shows`` (derived below), so a
+    # run made before cells carried figure summaries is executed again rather than judged plot-less
+    HarvestKey("figure_summaries", "figure summaries", kernel=False),
 )
+FIGURE_SUMMARIES = {"version": 1}  # grader.engine.figures: what each cell record's ``plots`` holds
 
 
 def _entries(value: Any, key: HarvestKey) -> dict[str, Any] | None:
@@ -75,6 +79,8 @@ def harvest_plan(rubric: dict[str, Any]) -> dict[str, Any]:
         value = rubric[key.name]
         entries = _entries(value, key)
         plan[key.name] = entries if entries is not None else value
+    if any(isinstance(item, dict) and item.get("shows") for item in rubric.get("items") or []):
+        plan["figure_summaries"] = dict(FIGURE_SUMMARIES)
     return plan
 
 

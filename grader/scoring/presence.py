@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 from grader.scoring.context import ScoreContext, Unanswered, fmt
+from grader.scoring.figures import score_shows
 from grader.scoring.outcome import Outcome, pending
 
 TEMPLATE_PLACEHOLDER = "_Write your answer here._"
@@ -54,6 +55,12 @@ def score_figure(item: dict[str, Any], ctx: ScoreContext) -> Outcome:
     own = max(0, count - baseline)
     where = _part_name(ctx, item["part"])
     what = item.get("what") or "a figure"
+    if item.get("shows"):
+        judged = score_shows(item, ctx, what, where)
+        if judged is not None:
+            return judged
+        names = ", ".join(f"`{n}`" for n in item["shows"]["y"])
+        what += f"; what it shows could not be checked: {names} could not be read"
     evidence = {"figures": count, "template_figures": baseline, "min_count": wanted}
     given = f" besides the {baseline} the template draws" if baseline else ""
     if own >= wanted:

@@ -1,0 +1,123 @@
+"""Figure items judged by what their plots show (``shows:``), outside the sandbox.
+
+Each displayed figure comes with a summary of its axes and series (grader.engine.figures). A
+figure item with ``shows: {y: [answers], x: answer?, need: any|all}`` is satisfied by a line,
+scatter or bar series in its part whose y data are one of the named answers (the harvested
+values, as fractions or as percentages) and, when ``x`` is named, whose x data are that answer
+(or the positions 0..n-1 / 1..n of a categorical axis). Pairs are compared after sorting by x,
+so a sweep drawn in another order still counts. ``need: all`` gives credit for the share of named
+answers drawn. The feedback names the cell that drew it, or what no figure shows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from grader.scoring.context import ScoreContext, Unanswered
+from grader.scoring.outcome import Outcome
+
+RTOL = 1e-3  # a plotted value is the harvested one: only float formatting separates them
+SERIES_KINDS = ("lines", "scatters", "bars")
+
+
+def _numbers(value: Any) -> np.ndarray | None:
+    if not isinstance(value, list) or not value:
+        return None
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+        return None
+    return np.asarray(value, dtype=float)
+
+
+def _close(a: np.ndarray, b: np.ndarray) -> bool:
+    if a.shape != b.shape:
+        return False
+    scale = max(float(np.max(np.abs(b))), 1e-12)
+    return bool(np.allclose(a, b, rtol=RTOL, atol=RTOL * scale))
+
+
+def _x_matches(xs: np.ndarray, wanted: np.ndarray | None) -> bool:
+    if wanted is None:
+        return True
+    n = len(wanted)
+    return _close(np.sort(xs), np.sort(wanted)) or _close(xs, np.arange(n)) or _close(xs, np.arange(1, n + 1))
+
+
+def _y_matches(series: dict[str, Any], ys_wanted: np.ndarray, xs_wanted: np.ndarray | None) -> bool:
+    """The series holds every point of the answer (not a downsampled part of it) and they agree."""
+    if series.get("n") != len(ys_wanted) or len(series.get("y") or []) != len(ys_wanted):
+        return False
+    if any(v is None for v in series["x"]) or any(v is None for v in series["y"]):
+        return False
+    xs, ys = np.asarray(series["x"], dtype=float), np.asarray(series["y"], dtype=float)
+    if not _x_matches(xs, xs_wanted):
+        return False
+    if xs_wanted is not None and _close(np.sort(xs), np.sort(xs_wanted)):
+        ys = ys[np.argsort(xs, kind="stable")]  # both in x order: a sweep drawn in another order
+        ys_wanted = ys_wanted[np.argsort(xs_wanted, kind="stable")]
+    return _close(ys, ys_wanted) or _close(ys, 100.0 * ys_wanted)
+
+
+def _cell_name(cell: Mapping[str, Any]) -> str:
+    number = cell.get("code_cell")
+    return f"code cell {number}" if isinstance(number, int) else f"cell {cell.get('index')}"
+
+
+def _answers(names: list[str], ctx: ScoreContext) -> dict[str, np.ndarray]:
+    found = {}
+    for name in names:
+        try:
+            value = _numbers(ctx.raw_answer(name))
+        except Unanswered:
+            continue
+        if value is not None:
+            found[name] = value
+    return found
+
+
+def score_shows(item: dict[str, Any], ctx: ScoreContext, what: str, where: str) -> Outcome | None:
+    """The item judged by its ``shows:``; None when none of the named answers can be read (the
+    caller then counts figures, and says it could not check what they show)."""
+    shows = item["shows"]
+    y_names = [str(n) for n in shows["y"]]
+    wanted = _answers(y_names, ctx)
+    if not wanted:
+        return None
+    x_name = shows.get("x")
+    xs_wanted = _answers([x_name], ctx).get(x_name) if x_name else None
+    drawn: dict[str, str] = {}
+    for cell in ctx.run.get("cells") or []:
+        if cell.get("part") != item["part"]:
+            continue
+        for plot in cell.get("plots") or []:
+            for axes in plot.get("axes") or []:
+                for kind in SERIES_KINDS:
+                    for series in axes.get(kind) or []:
+                        for name, ys in wanted.items():
+                            if name not in drawn and _y_matches(series, ys, xs_wanted):
+                                drawn[name] = _cell_name(cell)
+    against = f" against `{x_name}`" if x_name else ""
+    evidence = {"drawn": drawn, "checked": sorted(wanted), "x": x_name}
+    need_all = shows.get("need", "any") == "all"
+    if need_all:
+        fraction = len(drawn) / len(y_names)
+        missing = [n for n in y_names if n not in drawn]
+    else:
+        fraction = 1.0 if drawn else 0.0
+        missing = [] if drawn else y_names
+    if fraction >= 1.0:
+        cells = sorted(set(drawn.values()))
+        shown = ", ".join(f"`{n}`" for n in drawn)
+        return Outcome(1.0, f"{where}: {', '.join(cells)} plots {shown}{against} ({what})", evidence)
+    not_read = [n for n in missing if n not in wanted]
+    names = ", ".join(f"`{n}`" for n in missing)
+    message = f"{where}: no figure plots {names}{against}; draw {what} and keep its output"
+    if drawn:
+        message += f" (drawn: {', '.join(f'`{n}` in {c}' for n, c in drawn.items())})"
+    if not_read:
+        message += (
+            f"; {', '.join(f'`{n}`' for n in not_read)} could not be read, so no plot of it can be checked"
+        )
+    return Outcome(fraction, message, evidence)
