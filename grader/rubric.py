@@ -269,6 +269,10 @@ def _audit_problems(
         params |= {c["sweep"]["param"] for c in spec["configurations"] if c.get("sweep")}
         made: set[str] = set()
         for index, step in enumerate(spec["steps"]):
+            if step.get("of") and step["of"] not in made:
+                yield f"{label}: steps[{index}] calls a method of {step['of']!r}, which no earlier step makes"
+            if step.get("seeded") and not step.get("of"):
+                yield f"{label}: steps[{index}]: 'seeded' needs 'of' (the estimator whose get_params it reads)"
             for kind, name in _step_refs([step.get("args") or [], step.get("kwargs") or {}]):
                 if kind == "ref" and name not in made:
                     yield f"{label}: steps[{index}] uses {name!r}, which no earlier step makes (name/returns)"
@@ -288,6 +292,8 @@ def _audit_problems(
             for compare in config["compare"]:
                 if compare["measure"] not in made:
                     yield f"{where}: measure {compare['measure']!r} is made by no step"
+                if compare.get("exact_when") and compare["exact_when"] not in made:
+                    yield f"{where}: field 'exact_when' names {compare['exact_when']!r}, which no step makes"
                 if compare["reported"] not in answers:
                     yield f"{where}: field 'reported' names {compare['reported']!r}, which 'answers' does not define"
                 for item_id in list(compare["items"]) + (

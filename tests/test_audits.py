@@ -396,3 +396,66 @@ def test_kernel_side_says_what_went_wrong_and_leaves_the_namespace_as_it_was():
         "status": "missing",
         "message": "train is not defined",
     }
+
+
+# -- hw2 Part 1: refits of whole curves (draw: all) ------------------------------------------------
+
+PART1_CELLS = ("setup", "p1-intro", "p1-data", "p1-helpers", "p1-answers", "p1-fit", "p1-questions")
+CURVE_ITEMS = [f"p1_{m}_{s}_curve" for m in ("dt", "rf", "gb") for s in ("train", "val")]
+RESTING_ON_CURVES = [
+    "p1_dt_best_depth",
+    "p1_rf_best_depth",
+    "p1_gb_best_depth",
+    "p1_boosting_prefers",
+    "p1_least_overfit",
+    "p1_lowest_bias",
+]
+
+
+def hw2_part1(path: Path, extra: str = "", replace: dict[str, str] | None = None) -> Path:
+    reference = nbformat.read(REPO / "reference" / "hw2" / "hw2_reference.ipynb", as_version=4)
+    cells = [c for c in reference.cells if c.get("id") in PART1_CELLS]
+    for cell in cells:
+        for old, new in (replace or {}).items():
+            cell.source = cell.source.replace(old, new)
+    if extra:
+        cells.append(new_code_cell(extra))
+    nbformat.write(new_notebook(cells=cells), str(path))
+    return path
+
+
+@pytest.mark.slow
+def test_hw2_part1_curves_are_refitted_and_typed_in_curves_lose_what_rests_on_them(hw2, tmp_path):
+    run, items = grade_hw2(hw2, hw2_part1(tmp_path / "honest.ipynb"))
+    refits = {k: v for k, v in run["harvest"]["audits"].items() if k.startswith("p1_")}
+    assert len(refits) == 15 and {v["status"] for v in refits.values()} == {"ok"}, refits
+    for item_id in CURVE_ITEMS + RESTING_ON_CURVES:
+        assert items[item_id]["status"] == "passed", (item_id, items[item_id]["message"])
+    assert "audited: your make_tree() with depth=" in items["p1_dt_val_curve"]["message"]
+
+    # the reference's own curves rounded to two decimals: close, but not what its seeded code gives
+    rounded = "\n".join(
+        f"{n} = [round(v, 2) for v in {n}]"
+        for n in (
+            "dt_train_rmse",
+            "dt_val_rmse",
+            "rf_train_rmse",
+            "rf_val_rmse",
+            "gb_train_rmse",
+            "gb_val_rmse",
+        )
+    )
+    run, items = grade_hw2(hw2, hw2_part1(tmp_path / "typed.ipynb", rounded))
+    for item_id in CURVE_ITEMS + RESTING_ON_CURVES:
+        assert items[item_id]["points"] == 0, (item_id, items[item_id]["message"])
+    message = items["p1_dt_val_curve"]["message"]
+    assert (
+        "dt_val_rmse[0] does not come from your code" in message
+        and "make_tree() with depth=1 gives" in message
+    )
+
+    # an unseeded forest: its numbers differ from any refit by seed noise only, within the seed spread
+    unseeded = {"random_state=SEED, n_jobs=1": "random_state=None, n_jobs=1"}
+    run, items = grade_hw2(hw2, hw2_part1(tmp_path / "unseeded.ipynb", replace=unseeded))
+    assert items["p1_rf_val_curve"]["status"] == "passed", items["p1_rf_val_curve"]["message"]
+    assert items["p1_rf_train_curve"]["status"] == "passed", items["p1_rf_train_curve"]["message"]

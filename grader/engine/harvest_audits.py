@@ -74,6 +74,12 @@ def draw(audit_id: str, options: list[Candidate], draw_key: str) -> Candidate | 
     return options[int.from_bytes(digest[:8], "big") % len(options)]
 
 
+def run_id(audit_id: str, candidate: Candidate) -> str:
+    """The record key of one configuration of a ``draw: all`` audit: ``<audit>@<configuration>[.<index>]``."""
+    suffix = candidate.configuration + (f".{candidate.index}" if candidate.index is not None else "")
+    return f"{audit_id}@{suffix}"
+
+
 def budget_s(assignment: Any) -> float:
     """The seconds the audits of one notebook may take (their sum), inside the harvest's budget."""
     return sum(float(spec.get("budget_s", DEFAULT_BUDGET_S)) for spec in audit_specs(assignment).values())
@@ -106,23 +112,29 @@ def finalize(stage: Stage, assignment: Any, answers: dict[str, Any], draw_key: s
     entries: dict[str, Any] = {}
     audits: list[dict[str, Any]] = []
     for audit_id, spec in audit_specs(assignment).items():
-        chosen = draw(audit_id, candidates(spec, answers), draw_key)
-        if chosen is None:
+        options = candidates(spec, answers)
+        if spec.get("draw") == "all":  # a refit: every configuration runs, each its own entry
+            chosen_runs = [(run_id(audit_id, c), c) for c in options]
+        else:
+            chosen = draw(audit_id, options, draw_key)
+            chosen_runs = [(audit_id, chosen)] if chosen is not None else []
+        if not chosen_runs:
             entries[audit_id] = {"status": "not_drawn", "message": "no configuration could be drawn"}
             continue
-        entries[audit_id] = {
-            "configuration": chosen.configuration,
-            "index": chosen.index,
-            "params": chosen.params,
-        }
-        audits.append(
-            {
-                "id": audit_id,
-                "steps": spec["steps"],
-                "params": chosen.params,
-                "measures": sorted(_measured(spec, chosen.configuration)),
+        for entry_id, candidate in chosen_runs:
+            entries[entry_id] = {
+                "configuration": candidate.configuration,
+                "index": candidate.index,
+                "params": candidate.params,
             }
-        )
+            audits.append(
+                {
+                    "id": entry_id,
+                    "steps": spec["steps"],
+                    "params": candidate.params,
+                    "measures": sorted(_measured(spec, candidate.configuration)),
+                }
+            )
     stage.config["audits"] = audits
     return entries
 
@@ -130,7 +142,9 @@ def finalize(stage: Stage, assignment: Any, answers: dict[str, Any], draw_key: s
 def _measured(spec: dict[str, Any], configuration: str) -> set[str]:
     for config in spec["configurations"]:
         if config["id"] == configuration:
-            return {str(c["measure"]) for c in config["compare"]}
+            return {str(c["measure"]) for c in config["compare"]} | {
+                str(c["exact_when"]) for c in config["compare"] if c.get("exact_when")
+            }
     return set()
 
 

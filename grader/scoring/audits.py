@@ -19,6 +19,9 @@ from grader.scoring.context import ScoreContext, Unanswered, fmt
 from grader.scoring.outcome import Outcome
 
 DEFAULT_BAND = {"k": 3.0, "abs": 0.0, "rel": 0.0}
+EXACT_REL = 1e-6  # a reproducible re-run: only float rounding (another RMSE formula) may differ
+EXACT_ABS = 1e-9
+MAX_FAILURES_SHOWN = 2
 
 
 @dataclass(frozen=True)
@@ -37,17 +40,20 @@ def _checks(item_id: str, ctx: ScoreContext) -> list[Check]:
         return []
     out: list[Check] = []
     for audit_id, spec in (ctx.assignment.rubric.get("audits") or {}).items():
-        entry = harvested.get(audit_id)
-        if not isinstance(entry, dict):
-            continue
-        for config in spec["configurations"]:
-            if config["id"] != entry.get("configuration"):
+        # one drawn configuration under the audit's id; with ``draw: all`` one entry per configuration
+        runs = [key for key in harvested if key == audit_id or key.startswith(f"{audit_id}@")]
+        for key in runs:
+            entry = harvested[key]
+            if not isinstance(entry, dict):
                 continue
-            out.extend(
-                Check(audit_id, spec, entry, compare)
-                for compare in config["compare"]
-                if item_id in compare.get("items", [])
-            )
+            for config in spec["configurations"]:
+                if config["id"] != entry.get("configuration"):
+                    continue
+                out.extend(
+                    Check(key, spec, entry, compare)
+                    for compare in config["compare"]
+                    if item_id in compare.get("items", [])
+                )
     return out
 
 
@@ -91,6 +97,13 @@ def _pairs(reported: Any, rerun: Any, index: int | None) -> list[tuple[int | Non
     return [(None, reported, rerun)]
 
 
+def _exact(compare: dict[str, Any], entry: dict[str, Any]) -> bool:
+    """True when ``exact_when`` names a measure the re-run reported True (every random_state set)."""
+    name = compare.get("exact_when")
+    measure = (entry.get("measures") or {}).get(name) if name else None
+    return isinstance(measure, dict) and measure.get("status") == "ok" and measure.get("value") is True
+
+
 def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
@@ -114,6 +127,11 @@ def judge(check: Check, ctx: ScoreContext) -> tuple[bool, str, dict[str, Any]]:
         return False, f"{name} {pairs} (audit re-run of {call})", {}
     band = {**DEFAULT_BAND, **(compare.get("band") or {})}
     std, relative = _spread(compare, ctx)
+    if index is not None and isinstance(std, list):  # a curve's spread, at the swept element
+        std = std[index] if index < len(std) else 0.0
+    exact = _exact(compare, entry)
+    if exact:  # the re-run is reproducible: the student's own run gave exactly these numbers
+        band, std, relative = {"k": 0.0, "abs": EXACT_ABS, "rel": EXACT_REL}, 0.0, False
     worst: tuple[float, int | None, float, float, float] | None = None
     for position, rep, new in pairs:
         if not (_number(rep) and _number(new)):
@@ -183,8 +201,10 @@ def gate(item: dict[str, Any], ctx: ScoreContext, outcome: Outcome) -> Outcome:
         if sentence:
             (notes if came_near else failed).append(sentence)
     if failed:
+        more = len(failed) - MAX_FAILURES_SHOWN
+        shown = failed[:MAX_FAILURES_SHOWN] + ([f"and {more} more like it"] if more > 0 else [])
         message = (
-            "; ".join(failed)
+            "; ".join(shown)
             + f". Without that, it earns nothing as a computed result (was: {outcome.message})"
         )
         return Outcome(0.0, message, {**outcome.evidence, **evidence}, status="failed")

@@ -91,10 +91,32 @@ def _unpack(value, names, call):
     return list(value)
 
 
+def _method(made, owner, name):
+    """A method of an object an earlier step made (``{call: fit, of: est}``)."""
+    target = made[owner]
+    func = getattr(target, name, None)
+    if func is None or not callable(func):
+        raise _AuditStop("refused", f"{owner} (a {_type_name(target)}) has no method {name}()")
+    return func
+
+
+def _all_seeded(parameters):
+    """scikit-learn's convention: every ``random_state`` set means the results are reproducible."""
+    if type(parameters) is not dict:
+        return False
+    for key, value in parameters.items():
+        if type(key) is str and (key == "random_state" or key.endswith("__random_state")) and value is None:
+            return False
+    return True
+
+
 def _run_steps(user_ns, audit, made):
     params = audit.get("params") or {}
     for step in audit["steps"]:
-        func = _resolve_call(user_ns, step["call"])
+        if step.get("of"):  # not "on": YAML 1.1 reads a bare on as True
+            func = _method(made, step["of"], step["call"])
+        else:
+            func = _resolve_call(user_ns, step["call"])
         args = _value(step.get("args") or [], user_ns, made, params)
         kwargs = _value(step.get("kwargs") or {}, user_ns, made, params)
         try:
@@ -104,6 +126,8 @@ def _run_steps(user_ns, audit, made):
             raise _AuditStop("raised", f"{step['call']}(...) raised RecursionError") from None
         except (Exception, SystemExit) as exc:
             raise _AuditStop("raised", f"{step['call']}(...) raised {_message(exc)}") from None
+        if step.get("seeded"):
+            result = _all_seeded(result)
         if step.get("name"):
             made[step["name"]] = result
         if step.get("returns"):
