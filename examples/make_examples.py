@@ -891,6 +891,38 @@ best_cv_accuracy = 0.994
             "p3_feature_pair": "Bill length and bill depth separate the species best.",
         },
     ),
+    # 10 -----------------------------------------------------------------------------------------
+    Student(
+        id="margaret_hamilton",
+        summary="Part 1 typed in: a friend's curves rounded to two decimals, plotted, nothing fitted; "
+        "Parts 2 and 3 computed",
+        cells={
+            "p1-fit": _s(
+                """
+# I copied the RMSE table from my study group's spreadsheet (rounded to 2 decimals)
+depths = [1, 2, 4, 8, 16]
+dt_train_rmse = [4.19, 3.21, 2.57, 1.34, 0.09]
+dt_val_rmse = [4.42, 3.31, 3.06, 3.63, 3.92]
+rf_train_rmse = [4.06, 3.05, 2.38, 1.39, 1.01]
+rf_val_rmse = [4.3, 3.19, 2.83, 2.87, 2.88]
+gb_train_rmse = [2.5, 2.22, 1.33, 0.05, 0.0]
+gb_val_rmse = [2.84, 2.83, 2.87, 3.11, 3.79]
+
+plot_rmse_vs_depth(depths, dt_train_rmse, dt_val_rmse, "Decision tree")
+plot_rmse_vs_depth(depths, rf_train_rmse, rf_val_rmse, "Random forest")
+plot_rmse_vs_depth(depths, gb_train_rmse, gb_val_rmse, "Gradient boosting")
+"""
+            ),
+            "p1-questions": P1_QUESTIONS_COMPUTED,
+            "p2-given": P2_GIVEN,
+            "p2-sweep": P2_SWEEP,
+            "p2-tuned": P2_TUNED,
+            "p3-scatter": P3_SCATTER,
+            "p3-tree": P3_TREE,
+            "p3-models": P3_MODELS,
+        },
+        answers={"p1_why_boosting": WHY_BOOSTING_OK, "p3_feature_pair": FEATURE_PAIR_OK},
+    ),
 ]
 
 
