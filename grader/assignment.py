@@ -172,7 +172,7 @@ def find_rubric(name_or_path: str | os.PathLike[str]) -> Path:
             return path.resolve()
     known = sorted(p.stem for p in RUBRICS_DIR.glob("*.yaml"))
     raise AssignmentError(
-        f"unknown assignment {name_or_path!r}: give its folder or rubric file "
+        f"unknown assignment {str(name_or_path)!r}: give its folder or rubric file "
         f"(known by name: {', '.join(known) or 'none'})"
     )
 

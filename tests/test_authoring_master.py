@@ -123,3 +123,17 @@ def test_assign_check_passes_for_the_toy_and_fails_after_a_master_edit(tmp_path:
     assert "A new line." in (copy / "toy_template.ipynb").read_text()
     again = subprocess.run([*grader, "assign", "--check", str(copy)], capture_output=True, text=True)
     assert again.returncode == 0, again.stdout
+
+
+def test_assign_takes_a_bare_name_and_says_which_names_it_knows() -> None:
+    """`grader assign hw2 --check` works like `grader release-check hw2`; an unknown name is an
+    error that lists the known ones (not a usage error about a missing path)."""
+    from click.testing import CliRunner
+
+    from grader.cli import main
+
+    known = CliRunner().invoke(main, ["assign", "hw2", "--check"])
+    assert known.exit_code == 0 and "hw2: template and reference match the master" in known.output
+    unknown = CliRunner().invoke(main, ["assign", "no-such-hw", "--check"])
+    assert unknown.exit_code == 2
+    assert "unknown assignment 'no-such-hw'" in unknown.output and "hw2" in unknown.output

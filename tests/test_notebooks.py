@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import resource
-import sys
 import time
 from pathlib import Path
 
@@ -37,19 +35,46 @@ ANSWERS = [
 ]  # fmt: skip
 
 
-def load_generator():
-    spec = importlib.util.spec_from_file_location("build_notebooks", REPO / "scripts" / "build_notebooks.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
+MASTER = REPO / "reference" / "hw2" / "hw2_master.ipynb"
+IMPORT_NAMES = {"scikit-learn": "sklearn", "pillow": "PIL"}  # where the import differs from the package
 
 
 # --- structure (fast) ----------------------------------------------------------------------------
+# `grader assign hw2 --check` (the template and the reference are what the master derives) runs in
+# tests/test_wine.py::test_assign_check_passes with the toy and wine assignments.
 
 
-def test_committed_notebooks_match_the_generator() -> None:
-    assert load_generator().main(["--check"]) == 0
+def test_intro_lists_the_packages_of_the_grading_environment() -> None:
+    """Students read the packages they may import in the intro; the list must be the one the
+    grader builds (rubrics/hw2.yaml `environment:`), so an edit to either shows here."""
+    from grader.assignment import load_assignment
+    from grader.environment.spec import assignment_spec, for_students
+
+    spec = assignment_spec(load_assignment("hw2"))
+    assert spec is not None
+    listed = []
+    for requirement in for_students(spec.requirements):
+        name = requirement.split("=")[0].split(">")[0].split("<")[0]
+        shown = requirement.replace("==", " ")
+        listed.append(f"{shown} (`import {IMPORT_NAMES[name]}`)" if name in IMPORT_NAMES else shown)
+    paragraph = (
+        f"**Packages.** When it is graded, this notebook runs with Python {spec.python} and these packages "
+        f"(and what they depend on): {', '.join(listed)}. Nothing else can be imported"
+    )
+    for path in (MASTER, TEMPLATE, REFERENCE):
+        intro = nbformat.read(path, as_version=4).cells[0].source
+        assert paragraph in intro, f"{path.name}: edit the intro's **Packages.** paragraph in {MASTER.name}"
+
+
+def test_the_master_marks_every_answered_cell_with_solution_markers() -> None:
+    """The master is edited by hand: every cell is in both notebooks (no REFERENCE ONLY / TEMPLATE
+    ONLY copies), and each code cell that differs holds its solution in a SOLUTION block or line."""
+    master = nbformat.read(MASTER, as_version=4).cells
+    assert [c.id for c in master] == [c.id for c in nbformat.read(TEMPLATE, as_version=4).cells]
+    for cell in master:
+        assert "ONLY" not in cell.source.splitlines()[0], cell.id
+    solutions = [c.id for c in master if c.cell_type == "code" and "# BEGIN SOLUTION" in c.source]
+    assert len(solutions) >= 9, solutions
 
 
 def test_parts_open_with_their_headings_in_order() -> None:

@@ -18,11 +18,19 @@ EXAMPLES = REPO / "examples" / "submissions" / "wine"
 
 
 @pytest.mark.parametrize(
-    "given", ["reference/wine/wine_master.ipynb", "rubrics/wine.yaml", "tests/assignments/toy"]
+    "given",
+    [
+        "reference/wine/wine_master.ipynb",
+        "rubrics/wine.yaml",
+        "tests/assignments/toy",
+        "reference/hw2/hw2_master.ipynb",
+        "hw2",  # a bare name, as `grader assign hw2 --check`
+    ],
 )
 def test_assign_check_passes(given: str) -> None:
-    """CI: the committed template and reference are what the master derives (wine and the toy)."""
-    result = CliRunner().invoke(main, ["assign", "--check", str(REPO / given)])
+    """CI: the committed template and reference are what the master derives, byte for byte (wine,
+    the toy and hw2)."""
+    result = CliRunner().invoke(main, ["assign", "--check", given if given == "hw2" else str(REPO / given)])
     assert result.exit_code == 0, result.output
     assert "match the master" in result.output
 

@@ -12,7 +12,7 @@ from grader.commands.options import backend_option, data_option
 
 
 @click.command("assign")
-@click.argument("master", type=click.Path(exists=True, path_type=Path))
+@click.argument("master", type=click.Path(path_type=Path))  # also a bare name: `grader assign hw2`
 @click.option(
     "--check", is_flag=True, help="Only say whether the committed template and reference match the master."
 )
@@ -38,7 +38,7 @@ def assign(
     out_dir: Path | None,
 ) -> None:
     """Build MASTER's template and reference (MASTER: the master notebook, or the assignment's
-    folder or rubric). Exits 0 when ready to release (with --check: when nothing drifted)."""
+    folder, rubric or bare name). Exits 0 when ready to release (with --check: when nothing drifted)."""
     from grader.authoring.assign import assign as run_assign
 
     status = run_assign(
