@@ -336,3 +336,33 @@ def test_scores_rank_the_examples(graded):
     assert max(score, key=score.get) == "ada_lovelace" or score["ada_lovelace"] == max(score.values())
     for weaker in ("alan_turing", "barbara_liskov", "frank_rosenblatt", "john_mccarthy"):
         assert score[weaker] < score["ada_lovelace"], score
+
+
+PART1_CURVES = [f"p1_{m}_{s}_curve" for m in ("dt", "rf", "gb") for s in ("train", "val")]
+PART1_RESTING_ON_CURVES = [
+    "p1_dt_best_depth",
+    "p1_rf_best_depth",
+    "p1_gb_best_depth",
+    "p1_boosting_prefers",
+    "p1_least_overfit",
+    "p1_lowest_bias",
+]
+
+
+@pytest.mark.slow
+def test_typed_in_part1_loses_every_curve_and_what_rests_on_them(graded):
+    """Issue 11: curves the student's own make_tree/make_forest/make_boosting do not reproduce earn
+    nothing as computed results, nor do the best depths and conclusions read off them."""
+    items = _items(graded["margaret_hamilton"])
+    for item_id in PART1_CURVES + PART1_RESTING_ON_CURVES:
+        assert items[item_id]["points"] == 0, _explain([items[item_id]])
+        assert "does not come from your code" in items[item_id]["message"], _explain([items[item_id]])
+    assert "your make_tree() with depth=1 gives" in items["p1_dt_val_curve"]["message"]
+    # her plot of those numbers is a plot; her Parts 2 and 3 are her own computed work
+    assert items["p1_plot"]["status"] == "passed", _explain([items["p1_plot"]])
+    assert items["p3_best_model"]["status"] == "passed", _explain([items["p3_best_model"]])
+    # students whose Part 1 is computed keep every curve
+    for student in ("ada_lovelace", "john_mccarthy", "donald_knuth", "grace_hopper"):
+        theirs = _items(graded[student])
+        lost = [theirs[i] for i in PART1_CURVES if theirs[i]["status"] != "passed"]
+        assert not lost, f"{student}: {_explain(lost)}"
