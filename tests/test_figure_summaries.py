@@ -142,8 +142,17 @@ def test_a_plot_of_other_numbers_or_in_another_part_does_not_count():
     assert _judge(SWEEP_ITEM, [_plot_cell(7, (RATES, ERRORS), part="part1")]).credit == 0.0
 
 
-def test_need_all_gives_credit_by_the_share_drawn_and_unreadable_answers_fall_back():
+def test_need_all_gives_credit_by_the_share_drawn_of_what_can_be_checked():
     item = {"part": "part2", "shows": {"y": ["lr_val_errors", "losses"], "need": "all"}}
     half = _judge(item, [_plot_cell(4, LOSSES)])
     assert half.credit == 0.5 and "no figure plots `lr_val_errors`" in half.message
-    assert _judge({"part": "part2", "shows": {"y": ["not_there"]}}, [_plot_cell(4, LOSSES)]) is None
+    # an answer left unset is not checked; the plots of the others are
+    item = {"part": "part2", "shows": {"y": ["losses", "not_there"], "need": "all"}}
+    full = _judge(item, [_plot_cell(4, LOSSES)])
+    assert full.credit == 1.0 and "not checked: `not_there` holds no numbers" in full.message
+
+
+def test_a_plot_of_numbers_the_notebook_does_not_report_cannot_earn_the_item():
+    # a sweep left undone: the tuned-loss plot is no sweep plot, whatever it counts as
+    outcome = _judge({"part": "part2", "shows": {"x": "rates", "y": ["not_there"]}}, [_plot_cell(4, LOSSES)])
+    assert outcome.credit == 0.0 and "none of them holds numbers" in outcome.message

@@ -243,9 +243,8 @@ def test_template_scores_zero_without_errors(hw2, world, expected) -> None:
     assert items["p1_dt_val_curve"]["message"] == "`dt_val_rmse` is still None: fill it in Part 1"
     assert items["p2_tuned_test_error"]["message"] == "`mnist_model` is still None: fill it in Part 2"
     assert items["p3_gentoo_rule"]["message"] == "`gentoo_rule` is still None: fill it in Part 3"
-    assert items["p2_loss_figure"]["message"].startswith(
-        "Part 2 has no figure besides the 1 the template draws"
-    )
+    assert items["p2_loss_figure"]["message"].startswith("Part 2: what a plot shows is checked against")
+    assert "none of them holds numbers" in items["p2_loss_figure"]["message"]
 
 
 def test_forged_numbers_with_broken_models_lose_hidden_and_consistency_items(hw2, world, expected) -> None:

@@ -77,14 +77,21 @@ def _answers(names: list[str], ctx: ScoreContext) -> dict[str, np.ndarray]:
     return found
 
 
-def score_shows(item: dict[str, Any], ctx: ScoreContext, what: str, where: str) -> Outcome | None:
-    """The item judged by its ``shows:``; None when none of the named answers can be read (the
-    caller then counts figures, and says it could not check what they show)."""
+def score_shows(item: dict[str, Any], ctx: ScoreContext, what: str, where: str) -> Outcome:
+    """The item judged by its ``shows:``. A plot of numbers the notebook does not report cannot be
+    checked: with none of the named answers readable the item earns nothing and says which to set;
+    with ``need: all`` the share is taken over the answers that can be read."""
     shows = item["shows"]
     y_names = [str(n) for n in shows["y"]]
     wanted = _answers(y_names, ctx)
     if not wanted:
-        return None
+        names = ", ".join(f"`{n}`" for n in y_names)
+        return Outcome(
+            0.0,
+            f"{where}: what a plot shows is checked against {names}, and none of them holds numbers; "
+            f"set {'it' if len(y_names) == 1 else 'them'} and draw {what}",
+            {"checked": [], "drawn": {}},
+        )
     x_name = shows.get("x")
     xs_wanted = _answers([x_name], ctx).get(x_name) if x_name else None
     drawn: dict[str, str] = {}
@@ -101,23 +108,22 @@ def score_shows(item: dict[str, Any], ctx: ScoreContext, what: str, where: str) 
     against = f" against `{x_name}`" if x_name else ""
     evidence = {"drawn": drawn, "checked": sorted(wanted), "x": x_name}
     need_all = shows.get("need", "any") == "all"
+    skipped = [n for n in y_names if n not in wanted] if need_all else []
+    unchecked = f"; not checked: {', '.join(f'`{n}`' for n in skipped)} holds no numbers" if skipped else ""
     if need_all:
-        fraction = len(drawn) / len(y_names)
-        missing = [n for n in y_names if n not in drawn]
+        fraction = len(drawn) / len(wanted)
+        missing = [n for n in wanted if n not in drawn]
     else:
         fraction = 1.0 if drawn else 0.0
-        missing = [] if drawn else y_names
+        missing = [] if drawn else list(wanted)
     if fraction >= 1.0:
         cells = sorted(set(drawn.values()))
         shown = ", ".join(f"`{n}`" for n in drawn)
-        return Outcome(1.0, f"{where}: {', '.join(cells)} plots {shown}{against} ({what})", evidence)
-    not_read = [n for n in missing if n not in wanted]
+        return Outcome(
+            1.0, f"{where}: {', '.join(cells)} plots {shown}{against} ({what}){unchecked}", evidence
+        )
     names = ", ".join(f"`{n}`" for n in missing)
     message = f"{where}: no figure plots {names}{against}; draw {what} and keep its output"
     if drawn:
         message += f" (drawn: {', '.join(f'`{n}` in {c}' for n, c in drawn.items())})"
-    if not_read:
-        message += (
-            f"; {', '.join(f'`{n}`' for n in not_read)} could not be read, so no plot of it can be checked"
-        )
-    return Outcome(fraction, message, evidence)
+    return Outcome(fraction, message + unchecked, evidence)

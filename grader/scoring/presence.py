@@ -56,11 +56,7 @@ def score_figure(item: dict[str, Any], ctx: ScoreContext) -> Outcome:
     where = _part_name(ctx, item["part"])
     what = item.get("what") or "a figure"
     if item.get("shows"):
-        judged = score_shows(item, ctx, what, where)
-        if judged is not None:
-            return judged
-        names = ", ".join(f"`{n}`" for n in item["shows"]["y"])
-        what += f"; what it shows could not be checked: {names} could not be read"
+        return score_shows(item, ctx, what, where)
     evidence = {"figures": count, "template_figures": baseline, "min_count": wanted}
     given = f" besides the {baseline} the template draws" if baseline else ""
     if own >= wanted:
