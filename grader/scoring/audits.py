@@ -97,6 +97,16 @@ def _pairs(reported: Any, rerun: Any, index: int | None) -> list[tuple[int | Non
     return [(None, reported, rerun)]
 
 
+def _apart(a: float, b: float) -> tuple[str, str]:
+    """Both numbers with the fewest significant digits (3 to 10) that tell them apart: a typed-in
+    4.42 beside the refit's 4.4213 must not read "4.42 ... gives 4.42"."""
+    for digits in range(3, 11):
+        left, right = f"{a:.{digits}g}", f"{b:.{digits}g}"
+        if left != right:
+            return left, right
+    return fmt(a), fmt(b)
+
+
 def _exact(compare: dict[str, Any], entry: dict[str, Any]) -> bool:
     """True when ``exact_when`` names a measure the re-run reported True (every random_state set)."""
     name = compare.get("exact_when")
@@ -152,7 +162,8 @@ def judge(check: Check, ctx: ScoreContext) -> tuple[bool, str, dict[str, Any]]:
         "rerun": [p[2] for p in pairs] if len(pairs) > 1 else pairs[0][2],
     }
     where = f" at {compare.get('x_label', 'position')} {position + 1}" if position is not None else ""
-    numbers = f"reported {fmt(rep)}, your {call} gives {fmt(new)} (allowed ±{fmt(half)})"
+    shown_rep, shown_new = _apart(rep, new)
+    numbers = f"reported {shown_rep}, your {call} gives {shown_new} (allowed ±{fmt(half)})"
     if excess > 0:
         return (
             False,
