@@ -68,7 +68,10 @@ def one_run(assignment: Any, data: Path, out: Path, run_id: str) -> dict[str, fl
         "total": float((record.get("telemetry") or {}).get("wall_s") or 0.0),
         "cells": cells,
         "harvest": float(harvest.get("wall_s") or 0.0),
-        "audits": sum(float(a.get("wall_s") or 0.0) for a in audits.values() if isinstance(a, dict)),
+        # every audit of a notebook runs in one harvest stage; each entry carries that stage's time
+        "audits": max(
+            (float(a.get("wall_s") or 0.0) for a in audits.values() if isinstance(a, dict)), default=0.0
+        ),
     }
 
 
@@ -105,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"harvest: {med['with re-runs']['harvest']:.2f} s with re-runs, {med['without']['harvest']:.2f} s without"
         )
-        print(f"re-runs (audits' own wall time): {med['with re-runs']['audits']:.2f} s")
+        print(f"re-runs (the audit stage's wall time): {med['with re-runs']['audits']:.2f} s")
         print(
             f"extra harvest cost: {extra:.2f} s = {100 * extra / own:.1f}% of the notebook's own execution (target <= 15%)"
         )
