@@ -130,6 +130,15 @@ def test_the_sweep_plot_is_found_by_its_data_in_any_order_scale_or_kind():
     assert "code cell 7 plots `lr_val_errors` against `lr_rates`" in outcome.message
 
 
+def test_honest_variants_of_the_sweep_plot_count():
+    accuracy = [1 - e for e in ERRORS]
+    assert _judge(SWEEP_ITEM, [_plot_cell(7, (RATES, accuracy))]).credit == 1.0  # accuracy, not error
+    log_rates = [-3.0, -2.0, -1.0, 0.0]  # np.log10(rates) on a linear axis
+    assert _judge(SWEEP_ITEM, [_plot_cell(7, (log_rates, ERRORS))]).credit == 1.0
+    shuffled_x = [0.01, 0.001, 0.1, 1.0]  # another order of the same rates: not the same pairs
+    assert _judge(SWEEP_ITEM, [_plot_cell(7, (shuffled_x, ERRORS))]).credit == 0.0
+
+
 def test_two_loss_plots_do_not_make_a_sweep_plot():
     outcome = _judge(SWEEP_ITEM, [_plot_cell(3, LOSSES), _plot_cell(5, LOSSES, ([1, 2, 3], [1.0, 0.5, 0.4]))])
     assert outcome.credit == 0.0

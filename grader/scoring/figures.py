@@ -3,8 +3,9 @@
 Each displayed figure comes with a summary of its axes and series (grader.engine.figures). A
 figure item with ``shows: {y: [answers], x: answer?, need: any|all}`` is satisfied by a line,
 scatter or bar series in its part whose y data are one of the named answers (the harvested
-values, as fractions or as percentages) and, when ``x`` is named, whose x data are that answer
-(or the positions 0..n-1 / 1..n of a categorical axis). Pairs are compared after sorting by x,
+values, as fractions or as percentages; a rate in [0, 1] also as its complement, an error rate
+drawn as accuracy) and, when ``x`` is named, whose x data are that answer, the positions
+0..n-1 / 1..n of a categorical axis, or any relabelling in the same order (log2 of the depths). Pairs are compared after sorting by x,
 so a sweep drawn in another order still counts. ``need: all`` gives credit for the share of named
 answers drawn. The feedback names the cell that drew it, or what no figure shows.
 """
@@ -38,11 +39,26 @@ def _close(a: np.ndarray, b: np.ndarray) -> bool:
     return bool(np.allclose(a, b, rtol=RTOL, atol=RTOL * scale))
 
 
+def _same_order(xs: np.ndarray, wanted: np.ndarray) -> bool:
+    """Distinct x values in the order of the answer's: a monotone relabelling of the axis
+    (log2 of the depths, the rates as percentages, category positions)."""
+    if len(np.unique(xs)) != len(xs) or len(np.unique(wanted)) != len(wanted):
+        return False
+    return bool(np.array_equal(np.argsort(xs, kind="stable"), np.argsort(wanted, kind="stable")))
+
+
 def _x_matches(xs: np.ndarray, wanted: np.ndarray | None) -> bool:
     if wanted is None:
         return True
     n = len(wanted)
-    return _close(np.sort(xs), np.sort(wanted)) or _close(xs, np.arange(n)) or _close(xs, np.arange(1, n + 1))
+    if xs.shape != wanted.shape:
+        return False
+    return (
+        _close(np.sort(xs), np.sort(wanted))
+        or _close(xs, np.arange(n))
+        or _close(xs, np.arange(1, n + 1))
+        or _same_order(xs, wanted)
+    )
 
 
 def _y_matches(series: dict[str, Any], ys_wanted: np.ndarray, xs_wanted: np.ndarray | None) -> bool:
@@ -57,7 +73,10 @@ def _y_matches(series: dict[str, Any], ys_wanted: np.ndarray, xs_wanted: np.ndar
     if xs_wanted is not None and _close(np.sort(xs), np.sort(xs_wanted)):
         ys = ys[np.argsort(xs, kind="stable")]  # both in x order: a sweep drawn in another order
         ys_wanted = ys_wanted[np.argsort(xs_wanted, kind="stable")]
-    return _close(ys, ys_wanted) or _close(ys, 100.0 * ys_wanted)
+    forms = [ys_wanted, 100.0 * ys_wanted]
+    if bool(np.all((ys_wanted >= 0) & (ys_wanted <= 1))):  # a rate: its complement (accuracy) too
+        forms += [1.0 - ys_wanted, 100.0 * (1.0 - ys_wanted)]
+    return any(_close(ys, form) for form in forms)
 
 
 def _cell_name(cell: Mapping[str, Any]) -> str:
