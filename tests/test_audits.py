@@ -15,6 +15,7 @@ from pathlib import Path
 import nbformat
 import pytest
 import yaml
+from hw2_items import PART1_CURVES, PART1_RESTING_ON_CURVES
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from grader.assignment import AssignmentError, load_assignment
@@ -401,15 +402,6 @@ def test_kernel_side_says_what_went_wrong_and_leaves_the_namespace_as_it_was():
 # -- hw2 Part 1: refits of whole curves (draw: all) ------------------------------------------------
 
 PART1_CELLS = ("setup", "p1-intro", "p1-data", "p1-helpers", "p1-answers", "p1-fit", "p1-questions")
-CURVE_ITEMS = [f"p1_{m}_{s}_curve" for m in ("dt", "rf", "gb") for s in ("train", "val")]
-RESTING_ON_CURVES = [
-    "p1_dt_best_depth",
-    "p1_rf_best_depth",
-    "p1_gb_best_depth",
-    "p1_boosting_prefers",
-    "p1_least_overfit",
-    "p1_lowest_bias",
-]
 
 
 def hw2_part1(path: Path, extra: str = "", replace: dict[str, str] | None = None) -> Path:
@@ -429,7 +421,7 @@ def test_hw2_part1_curves_are_refitted_and_typed_in_curves_lose_what_rests_on_th
     run, items = grade_hw2(hw2, hw2_part1(tmp_path / "honest.ipynb"))
     refits = {k: v for k, v in run["harvest"]["audits"].items() if k.startswith("p1_")}
     assert len(refits) == 15 and {v["status"] for v in refits.values()} == {"ok"}, refits
-    for item_id in CURVE_ITEMS + RESTING_ON_CURVES:
+    for item_id in PART1_CURVES + PART1_RESTING_ON_CURVES:
         assert items[item_id]["status"] == "passed", (item_id, items[item_id]["message"])
     assert "audited: your make_tree() with depth=" in items["p1_dt_val_curve"]["message"]
 
@@ -446,7 +438,7 @@ def test_hw2_part1_curves_are_refitted_and_typed_in_curves_lose_what_rests_on_th
         )
     )
     run, items = grade_hw2(hw2, hw2_part1(tmp_path / "typed.ipynb", rounded))
-    for item_id in CURVE_ITEMS + RESTING_ON_CURVES:
+    for item_id in PART1_CURVES + PART1_RESTING_ON_CURVES:
         assert items[item_id]["points"] == 0, (item_id, items[item_id]["message"])
     message = items["p1_dt_val_curve"]["message"]
     assert (

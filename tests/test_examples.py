@@ -19,6 +19,7 @@ from typing import Any
 
 import nbformat
 import pytest
+from hw2_items import PART1_CURVES, PART1_RESTING_ON_CURVES
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples" / "submissions" / "hw2"
@@ -336,17 +337,6 @@ def test_scores_rank_the_examples(graded):
     assert max(score, key=score.get) == "ada_lovelace" or score["ada_lovelace"] == max(score.values())
     for weaker in ("alan_turing", "barbara_liskov", "frank_rosenblatt", "john_mccarthy"):
         assert score[weaker] < score["ada_lovelace"], score
-
-
-PART1_CURVES = [f"p1_{m}_{s}_curve" for m in ("dt", "rf", "gb") for s in ("train", "val")]
-PART1_RESTING_ON_CURVES = [
-    "p1_dt_best_depth",
-    "p1_rf_best_depth",
-    "p1_gb_best_depth",
-    "p1_boosting_prefers",
-    "p1_least_overfit",
-    "p1_lowest_bias",
-]
 
 
 @pytest.mark.slow
