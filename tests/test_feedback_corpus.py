@@ -82,11 +82,15 @@ OFF_TEMPLATE_TEXT = (
     "Part 2, Part 3, Stretch) are in it, so none of the answers could be found. Download the template "
     "(hw2.ipynb), copy your work into its cells, keep its variable names and headings, and submit it again."
 )
+# The two plots drawn before Part 1's heading count for no part; hw2's figure items say what a plot
+# must show, so the message names the answers it is checked against (none is set in this notebook).
 FIGURE_MESSAGES = (
-    "Part 1 has no figure; expected at least 1: draw a plot of training and validation RMSE against "
-    "max_depth and keep its output",
-    "Part 2 has no figure; expected at least 1: draw a plot of training and validation loss per epoch and "
-    "keep its output",
+    "Part 1: what a plot shows is checked against `dt_train_rmse`, `dt_val_rmse`, `rf_train_rmse`, "
+    "`rf_val_rmse`, `gb_train_rmse`, `gb_val_rmse`, and none of them holds numbers; set them and draw a plot "
+    "of training and validation RMSE against max_depth",
+    "Part 2: what a plot shows is checked against `sgd_train_losses`, `sgd_val_losses`, `tuned_train_losses`, "
+    "`tuned_val_losses`, and none of them holds numbers; set them and draw a plot of training and validation "
+    "loss per epoch",
 )
 TIMEOUT_LIMIT = "Limit reached: time limit of a cell in code cell 2 [2]: while True:"
 SUMMARY_CAUSES = {
