@@ -189,7 +189,7 @@ def calibrate(
     finally:
         if work_dir is None:
             shutil.rmtree(scratch, ignore_errors=True)
-    write_json_atomic(target, expected)
+    write_json_atomic(target, expected, indent=1)
     return expected
 
 

@@ -104,7 +104,7 @@ def reference(
             if target is None:
                 raise CalibrationError("the rubric names no 'expected:' file; pass --out")
             expected = summarise_kept(loaded, kept, data)
-            write_json_atomic(target, expected)
+            write_json_atomic(target, expected, indent=1)
         else:
             verb = "re-summarising the stored runs of" if reuse else "running"
             click.echo(f"{verb} {loaded.reference} with {seeds} seed(s) on {data} ...")

@@ -255,9 +255,14 @@ def _is_current(assignment: Assignment, spec: dict[str, Any], data_dir: Path) ->
         static_dir = assignment.resolve(spec["static"]["dir"])
         return manifest.get("files") == make_manifest(static_dir).get("files")
     _, module = _load_builder(spec["builder"], assignment)
-    return manifest.get("builder") == spec["builder"] and manifest.get("builder_version") == _builder_version(
-        spec["builder"], module
-    )
+    version = _builder_version(spec["builder"], module)
+    if _is_file_builder(spec["builder"]):
+        # a builder file is known by its function and its source's sha256, not by the path as written,
+        # which changes when a rubric elsewhere names the same file (a copy with absolute paths)
+        same = str(manifest.get("builder", "")).rpartition(":")[2] == spec["builder"].rpartition(":")[2]
+    else:
+        same = manifest.get("builder") == spec["builder"]
+    return same and manifest.get("builder_version") == version
 
 
 def ensure_data(assignment: Assignment, data_dir: Path | None = None, profile: str | None = None) -> Path:

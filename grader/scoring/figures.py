@@ -35,8 +35,8 @@ def _numbers(value: Any) -> np.ndarray | None:
 def _close(a: np.ndarray, b: np.ndarray) -> bool:
     if a.shape != b.shape:
         return False
-    scale = max(float(np.max(np.abs(b))), 1e-12)
-    return bool(np.allclose(a, b, rtol=RTOL, atol=RTOL * scale))
+    scale = max(float(np.max(np.abs(b))), 1e-12) if b.size else 1e-12
+    return bool(np.all(np.abs(a - b) <= RTOL * (scale + np.abs(b))))  # np.allclose, without its overhead
 
 
 def _same_order(xs: np.ndarray, wanted: np.ndarray) -> bool:
@@ -61,21 +61,46 @@ def _x_matches(xs: np.ndarray, wanted: np.ndarray | None) -> bool:
     )
 
 
-def _y_matches(series: dict[str, Any], ys_wanted: np.ndarray, xs_wanted: np.ndarray | None) -> bool:
-    """The series holds every point of the answer (not a downsampled part of it) and they agree."""
-    if series.get("n") != len(ys_wanted) or len(series.get("y") or []) != len(ys_wanted):
+Series = tuple[np.ndarray, np.ndarray, np.ndarray]  # x, y, and y sorted (for a cheap first look)
+
+
+def _plotted(plots: list[Any]) -> list[Series]:
+    """Every complete series (no missing point) of a cell's figures, as arrays, read once."""
+    found = []
+    for plot in plots:
+        for axes in plot.get("axes") or []:
+            for kind in SERIES_KINDS:
+                for series in axes.get(kind) or []:
+                    xs, ys = series.get("x") or [], series.get("y") or []
+                    if series.get("n") != len(ys) or None in xs or None in ys:
+                        continue  # thinned (more points than kept) or with a gap: no answer's data
+                    y = np.asarray(ys, dtype=float)
+                    found.append((np.asarray(xs, dtype=float), y, np.sort(y)))
+    return found
+
+
+def _forms(ys_wanted: np.ndarray) -> list[np.ndarray]:
+    """How an honest plot may draw an answer: as is, in percent, and a rate as its complement."""
+    forms = [ys_wanted, 100.0 * ys_wanted]
+    if bool(np.all((ys_wanted >= 0) & (ys_wanted <= 1))):  # an error rate drawn as accuracy
+        forms += [1.0 - ys_wanted, 100.0 * (1.0 - ys_wanted)]
+    return forms
+
+
+def _y_matches(series: Series, ys_wanted: np.ndarray, xs_wanted: np.ndarray | None) -> bool:
+    """The series holds every point of the answer, in one of its forms, against the right x."""
+    xs, ys, ys_sorted = series
+    if len(ys) != len(ys_wanted):
         return False
-    if any(v is None for v in series["x"]) or any(v is None for v in series["y"]):
-        return False
-    xs, ys = np.asarray(series["x"], dtype=float), np.asarray(series["y"], dtype=float)
+    forms = _forms(ys_wanted)
+    if not any(_close(ys_sorted, np.sort(form)) for form in forms):
+        return False  # not these numbers in any order: most series stop here
     if not _x_matches(xs, xs_wanted):
         return False
     if xs_wanted is not None and _close(np.sort(xs), np.sort(xs_wanted)):
-        ys = ys[np.argsort(xs, kind="stable")]  # both in x order: a sweep drawn in another order
-        ys_wanted = ys_wanted[np.argsort(xs_wanted, kind="stable")]
-    forms = [ys_wanted, 100.0 * ys_wanted]
-    if bool(np.all((ys_wanted >= 0) & (ys_wanted <= 1))):  # a rate: its complement (accuracy) too
-        forms += [1.0 - ys_wanted, 100.0 * (1.0 - ys_wanted)]
+        order, wanted_order = np.argsort(xs, kind="stable"), np.argsort(xs_wanted, kind="stable")
+        ys = ys[order]  # both in x order: a sweep drawn in another order
+        forms = [form[wanted_order] for form in forms]
     return any(_close(ys, form) for form in forms)
 
 
@@ -115,15 +140,12 @@ def score_shows(item: dict[str, Any], ctx: ScoreContext, what: str, where: str) 
     xs_wanted = _answers([x_name], ctx).get(x_name) if x_name else None
     drawn: dict[str, str] = {}
     for cell in ctx.run.get("cells") or []:
-        if cell.get("part") != item["part"]:
+        if cell.get("part") != item["part"] or not cell.get("plots"):
             continue
-        for plot in cell.get("plots") or []:
-            for axes in plot.get("axes") or []:
-                for kind in SERIES_KINDS:
-                    for series in axes.get(kind) or []:
-                        for name, ys in wanted.items():
-                            if name not in drawn and _y_matches(series, ys, xs_wanted):
-                                drawn[name] = _cell_name(cell)
+        for series in _plotted(cell.get("plots") or []):
+            for name, ys in wanted.items():
+                if name not in drawn and _y_matches(series, ys, xs_wanted):
+                    drawn[name] = _cell_name(cell)
     against = f" against `{x_name}`" if x_name else ""
     evidence = {"drawn": drawn, "checked": sorted(wanted), "x": x_name}
     need_all = shows.get("need", "any") == "all"
