@@ -304,7 +304,7 @@ def notebook_tests(result: dict[str, Any]) -> list[dict[str, Any]]:
 def write_gradescope_document(result: dict[str, Any], path: Path) -> Path:
     """Write one submission's Gradescope results.json to ``path``."""
     text = json.dumps(gradescope_document(result), indent=1, ensure_ascii=False) + "\n"
-    return write_text_atomic(Path(path), text)
+    return write_text_atomic(Path(path), text, durable=False)  # derived from the result, per student
 
 
 def write_gradescope(results: list[dict[str, Any]], out_dir: Path) -> list[Path]:

@@ -63,7 +63,7 @@ class PlotCache:
         self.misses += 1
         data = draw()
         try:
-            write_bytes_atomic(path, data)
+            write_bytes_atomic(path, data, durable=False)
         except OSError:
             pass  # a cache that cannot be written only costs time
         return data

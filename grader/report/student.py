@@ -243,6 +243,6 @@ def render_student(
     for error in view["errors"]:
         error["fenced"] = md_fence(error["traceback"]) if error["traceback"] else ""
     md = md_env().get_template("student.md.j2").render(r=view)
-    write_text_atomic(paths["html"], html)
-    write_text_atomic(paths["md"], md)
+    write_text_atomic(paths["html"], html, durable=False)  # derived: `grader report` writes them again
+    write_text_atomic(paths["md"], md, durable=False)
     return paths

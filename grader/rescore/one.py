@@ -182,6 +182,6 @@ def _rescore(job: RescoreJob, options: GradeOptions, *, render: bool, dry_run: b
         if not _pages_current(out_dir, job.id, key):  # re-render only pages whose content changed
             paths = render_student(document, out_dir, assignment=context.assignment)
             document["feedback"] = feedback_field(out_dir, paths)
-            write_text_atomic(out_dir / PAGE_KEYS / job.id, key)
+            write_text_atomic(out_dir / PAGE_KEYS / job.id, key, durable=False)
             rendered = True
     return Rescored(job.id, document=document, move=compare(stored, document), rendered=rendered)
