@@ -115,6 +115,18 @@ def _ok_value(entry: Any) -> tuple[bool, Any]:
     return False, None
 
 
+def run_predictions(run: dict[str, Any]) -> dict[tuple[str, str], list[Any]]:
+    """A run record's usable predictions, by (model, input set); anything malformed is left out."""
+    found: dict[tuple[str, str], list[Any]] = {}
+    predictions = _mapping(_mapping(run.get("harvest")).get("predictions"))
+    for model, by_input in predictions.items():
+        for input_name, entry in by_input.items() if isinstance(by_input, dict) else []:
+            ok, value = _ok_value(entry)
+            if ok and isinstance(value, list):
+                found[(str(model), str(input_name))] = value
+    return found
+
+
 def _harvest(work: Work, run: dict[str, Any]) -> None:
     harvest = _mapping(run.get("harvest"))
     answers = _mapping(harvest.get("answers"))
@@ -123,12 +135,7 @@ def _harvest(work: Work, run: dict[str, Any]) -> None:
         numbers = flat_numbers(value) if ok else None
         if numbers is not None:
             work.numbers[str(name)] = numbers
-    predictions = _mapping(harvest.get("predictions"))
-    for model, by_input in predictions.items():
-        for input_name, entry in by_input.items() if isinstance(by_input, dict) else []:
-            ok, value = _ok_value(entry)
-            if ok and isinstance(value, list):
-                work.predictions[(str(model), str(input_name))] = value
+    work.predictions.update(run_predictions(run))
     for text_id, entry in _mapping(harvest.get("free_text")).items():
         ok, value = _ok_value(entry)
         if ok and isinstance(value, str) and value.strip():

@@ -17,6 +17,7 @@ from typing import Any
 from grader.assignment import Assignment
 from grader.keys.execution import sha256_file
 from grader.reuse import read_json
+from grader.similarity.corpus import run_predictions
 
 MAX_RUNS = 20  # seeds read at most (a calibration over many seeds needs no more)
 
@@ -28,21 +29,6 @@ class CommonSources:
     predictions: dict[tuple[str, str], list[list[Any]]] = field(default_factory=dict)
     seeds: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-
-
-def _predictions(run: dict[str, Any]) -> dict[tuple[str, str], list[Any]]:
-    harvest = run.get("harvest") if isinstance(run.get("harvest"), dict) else {}
-    found: dict[tuple[str, str], list[Any]] = {}
-    by_model = harvest.get("predictions") if isinstance(harvest, dict) else None
-    for model, by_input in (by_model or {}).items() if isinstance(by_model, dict) else []:
-        for input_name, entry in by_input.items() if isinstance(by_input, dict) else []:
-            if (
-                isinstance(entry, dict)
-                and entry.get("status") == "ok"
-                and isinstance(entry.get("value"), list)
-            ):
-                found[(str(model), str(input_name))] = entry["value"]
-    return found
 
 
 def reference_predictions(assignment: Assignment, data_dir: Path) -> CommonSources:
@@ -67,7 +53,7 @@ def reference_predictions(assignment: Assignment, data_dir: Path) -> CommonSourc
             continue
         if inputs.get("public_only"):
             continue
-        for key, values in _predictions(run).items():
+        for key, values in run_predictions(run).items():
             sources.predictions.setdefault(key, []).append(values)
         seed = (inputs.get("env") or {}).get("GRADER_SEED", "?")
         sources.seeds.append(str(seed))
