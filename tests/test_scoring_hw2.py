@@ -360,3 +360,32 @@ def test_image_of_the_wrong_shape_is_named(hw2, world, expected) -> None:
     )
     assert items["x_pe_psnr_consistency"]["status"] == "failed"
     assert items["x_pe_beats_raw"]["status"] == "failed"
+
+
+def test_a_rate_reported_in_percent_is_the_same_number(hw2, world, expected) -> None:
+    run = reference_run(world, 0)
+    run["harvest"]["answers"]["tuned_val_error"] = ok(100 * 2 / 50)  # 4.0 (%) for an error rate of 0.04
+    item = by_id(score_run(run, hw2, expected, world["dir"]))["p2_tuned_val_consistency"]
+    assert item["status"] == "passed", item["message"]
+    assert "you report a validation error of 4.0%" in item["message"]
+    run["harvest"]["answers"]["tuned_val_error"] = ok(140.0)  # not a percentage either
+    item = by_id(score_run(run, hw2, expected, world["dir"]))["p2_tuned_val_consistency"]
+    assert item["points"] == 0 and "it should lie between 0 and 1" in item["message"]
+
+
+def test_a_number_its_own_model_contradicts_loses_its_band_item_too(hw2, world, expected) -> None:
+    run = reference_run(world, 0)
+    honest = by_id(score_run(run, hw2, expected, world["dir"]))
+    assert honest["p2_sgd_val_error"]["status"] == "passed"
+    run["harvest"]["answers"]["sgd_val_error"] = ok(honest["p2_sgd_val_error"]["evidence"]["value"] + 0.04)
+    items = by_id(score_run(run, hw2, expected, world["dir"]))
+    assert items["p2_sgd_val_consistency"]["points"] == 0
+    band = items["p2_sgd_val_error"]
+    assert band["points"] == 0 and band["status"] == "failed"
+    assert band["message"].startswith(
+        "`sgd_val_error` is not what your own model gives (you report a validation"
+    )
+    assert "Without that, it earns nothing as a computed result" in band["message"]
+    # without a model to recompute it from, nothing contradicts the number: the band judges it
+    del run["harvest"]["predictions"]["mnist_given"]
+    assert by_id(score_run(run, hw2, expected, world["dir"]))["p2_sgd_val_error"]["points"] > 0

@@ -120,9 +120,14 @@ class ScoreContext:
         raise Unanswered(f"`{name}` could not be read ({detail}); store a plain number, string or list")
 
     def answer(self, name: str) -> Any:
-        """The answer, checked against its declared type in the rubric's ``answers`` section."""
+        """The answer, checked against its declared type in the rubric's ``answers`` section.
+
+        A rate (a number declared between 0 and 1) reported as a percentage (5.47 for 0.0547) is
+        read as that percentage: it is the same number in a form students commonly write."""
         value = self.raw_answer(name)
         spec = self.assignment.answers.get(name) or {}
+        if is_rate(spec) and _is_number(value) and 1 < value <= 100:
+            value = value / 100
         check_answer_type(name, value, spec)
         return value
 
@@ -278,6 +283,11 @@ def _shape(value: Any) -> tuple[int, ...]:
         shape.append(len(value))
         value = value[0] if value else None
     return tuple(shape)
+
+
+def is_rate(spec: dict[str, Any]) -> bool:
+    """A number the rubric declares between 0 and 1: an accuracy, an error rate, a share."""
+    return spec.get("type") == "number" and spec.get("minimum") == 0 and spec.get("maximum") == 1
 
 
 def check_answer_type(name: str, value: Any, spec: dict[str, Any]) -> None:
