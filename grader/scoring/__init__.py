@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from grader.datasets import resolve_profile
-from grader.scoring import audits, bands, choices, functions, kernel_tests, metrics, presence
+from grader.scoring import audits, bands, choices, functions, kernel_tests, metrics, presence, reported
 from grader.scoring.context import NotCalibrated, Pending, ScoreContext, Unanswered
 from grader.scoring.document import assemble, validate_result
 from grader.scoring.outcome import Outcome, pending
@@ -86,6 +86,7 @@ def score_item(item: dict[str, Any], ctx: ScoreContext) -> dict[str, Any]:
             outcome = pending(GRADED_ON_SUBMISSION)
         else:
             outcome = audits.gate(item, ctx, scorer(item, ctx))  # audit re-runs may take its points
+            outcome = reported.gate(item, ctx, outcome)  # so may the student's own model
     except Unanswered as exc:
         outcome = Outcome(0.0, str(exc))
     except Pending as exc:
