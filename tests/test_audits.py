@@ -288,10 +288,11 @@ def grade_hw2(hw2, nb: Path) -> tuple[dict, dict]:
 @pytest.mark.slow
 def test_hw2_reference_part2_passes_its_audit_and_typed_numbers_do_not(hw2, tmp_path):
     run, items = grade_hw2(hw2, hw2_part2(tmp_path / "reference.ipynb"))
-    audit = run["harvest"]["audits"]["p2_training"]
-    assert audit["status"] == "ok", audit
-    drawn = audit["configuration"]
-    for item_id in GATED[drawn]:
+    audits = {k: v for k, v in run["harvest"]["audits"].items() if k.startswith("p2_training@")}
+    # draw: all: the given configuration and each of the reference's five rates
+    assert sorted(e["configuration"] for e in audits.values()) == ["given"] + ["sweep"] * 5
+    assert all(entry["status"] == "ok" for entry in audits.values()), audits
+    for item_id in GATED["given"] + GATED["sweep"]:
         assert items[item_id]["status"] == "passed", items[item_id]["message"]
         assert "audited: your train() with lr=" in items[item_id]["message"]
     assert items["p2_sgd_val_consistency"]["status"] == "passed", items["p2_sgd_val_consistency"]["message"]
@@ -300,11 +301,11 @@ def test_hw2_reference_part2_passes_its_audit_and_typed_numbers_do_not(hw2, tmp_
     typed = "sgd_train_losses = [v - 0.4 for v in sgd_train_losses]\n"
     typed += "sgd_val_losses = [v - 0.4 for v in sgd_val_losses]\nlr_val_errors = [0.05, 0.05, 0.9, 0.5, 0.5]"
     run, items = grade_hw2(hw2, hw2_part2(tmp_path / "typed.ipynb", typed))
-    drawn = run["harvest"]["audits"]["p2_training"]["configuration"]
-    for item_id in GATED[drawn]:
-        if item_id != "p2_sgd_val_error":  # not typed in: still its own
-            assert items[item_id]["points"] == 0, items[item_id]["message"]
-            assert "does not come from your code" in items[item_id]["message"]
+    for item_id in ["p2_sgd_train_losses", "p2_sgd_val_losses", "p2_lr_sweep"]:
+        assert items[item_id]["points"] == 0, items[item_id]["message"]
+        assert "does not come from your code" in items[item_id]["message"]
+    assert "that is the configuration the assignment gives" in items["p2_sgd_train_losses"]["message"]
+    assert items["p2_sgd_val_error"]["status"] == "passed"  # not typed in: still its own
 
 
 # -- the rubric key (no kernel) --------------------------------------------------------------------

@@ -200,13 +200,14 @@ def test_wrong_learning_rate_loses_only_the_given_configuration(graded):
     items = _items(graded["edsger_dijkstra"])
     for item_id in ("p2_sgd_train_losses", "p2_sgd_val_losses", "p2_sgd_val_error"):
         assert items[item_id]["points"] < items[item_id]["max_points"], _explain([items[item_id]])
-    # 0.107 against the reference's 0.350: outside the band, so at most half the points. Not 0: the
-    # given SGD configuration is noisy (five seeds: 0.28 to 0.42, sd 0.052), so the calibrated band
-    # (3 sd) is wide and 0.107 falls in its partial-credit zone.
-    sgd_error = items["p2_sgd_val_error"]
-    assert sgd_error["status"] == "partial" and sgd_error["points"] <= sgd_error["max_points"] / 2, _explain(
-        [sgd_error]
-    )
+    # He trained lr 0.1, not the given 0.01: the audit re-runs his own train() on the given
+    # configuration (0.336 where he reports 0.107), so none of the three keeps points as a computed
+    # result, and the message names the configuration the assignment gives.
+    for item_id in ("p2_sgd_train_losses", "p2_sgd_val_error"):
+        assert items[item_id]["points"] == 0, _explain([items[item_id]])
+        assert "that is the configuration the assignment gives" in items[item_id]["message"]
+    # his sweep is his own: every rate of it re-runs to what he reports
+    assert items["p2_lr_sweep"]["status"] == "passed", _explain([items["p2_lr_sweep"]])
     rest = [
         i
         for i in _auto_items(graded["edsger_dijkstra"])
@@ -328,6 +329,9 @@ def test_hard_coded_sgd_curves_fall_outside_the_band(graded):
     items = _items(graded["frank_rosenblatt"])
     for item_id in ("p2_sgd_train_losses", "p2_sgd_val_losses", "p2_sgd_val_error"):
         assert items[item_id]["points"] < items[item_id]["max_points"], _explain([items[item_id]])
+    # his typed sweep: every rate is re-run, and two of them are far from what he reports
+    assert items["p2_lr_sweep"]["points"] == 0, _explain([items["p2_lr_sweep"]])
+    assert "lr_val_errors[1] does not come from your code" in items["p2_lr_sweep"]["message"]
 
 
 @pytest.mark.slow

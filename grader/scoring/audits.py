@@ -165,9 +165,16 @@ def judge(check: Check, ctx: ScoreContext) -> tuple[bool, str, dict[str, Any]]:
     shown_rep, shown_new = _apart(rep, new)
     numbers = f"reported {shown_rep}, your {call} gives {shown_new} (allowed ±{fmt(half)})"
     if excess > 0:
+        # a fixed configuration is the one the assignment gives: a student who trained another one
+        # (another learning rate, say) reads here which one the numbers must come from
+        given = (
+            "; that is the configuration the assignment gives"
+            if index is None and entry.get("params")
+            else ""
+        )
         return (
             False,
-            f"{name} does not come from your code: {where.strip() + ': ' if where else ''}{numbers}",
+            f"{name} does not come from your code: {where.strip() + ': ' if where else ''}{numbers}{given}",
             evidence,
         )
     closest = f"{where.strip()}: " if where else ""
