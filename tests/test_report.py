@@ -8,6 +8,7 @@ import io
 import json
 from html.parser import HTMLParser
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 from PIL import Image
@@ -99,13 +100,55 @@ def test_failed_submissions_explain_why(rendered) -> None:
     assert "notebook_timeout" in bob
 
 
-def test_every_image_is_a_png_data_uri_this_package_wrote(rendered) -> None:
+def test_every_image_is_a_png_or_svg_data_uri_this_package_wrote(rendered) -> None:
     out, _, _ = rendered
+    svgs = 0
     for html_path in [*out.glob("feedback/*.html"), out / "summary.html"]:
         for src in Page(html_path.read_text(encoding="utf-8")).attr("img", "src"):
-            assert src.startswith("data:image/png;base64,"), (html_path.name, src[:40])
-            with Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))) as image:
+            kind, data = src.split(",", 1)
+            body = base64.b64decode(data)
+            if kind == "data:image/svg+xml;base64":
+                svgs += 1
+                root = ElementTree.fromstring(body)  # well-formed: every text in it was escaped
+                assert root.tag == "{http://www.w3.org/2000/svg}svg"
+                tags = {element.tag.split("}")[-1] for element in root.iter()}
+                assert not tags & {"script", "foreignObject", "image", "a", "use"}, tags
+                continue
+            assert kind == "data:image/png;base64", (html_path.name, src[:40])
+            with Image.open(io.BytesIO(body)) as image:
                 assert image.format == "PNG" and image.size[0] > 0
+    assert svgs  # the curve items' plots
+
+
+def test_a_curve_plot_draws_the_values_over_the_band_with_an_escaped_title() -> None:
+    from grader.report.curve_svg import curve_svg
+
+    band = {
+        "mean": [4.4, 3.3, 3.0, 3.6, 3.9],
+        "low": [4.3, 3.2, 2.9, 3.5, 3.8],
+        "high": [4.5, 3.4, 3.1, 3.7, 4.0],
+    }
+    curve = {
+        "x": [1, 2, 4, 8, 16],
+        "values": [4.6, 3.3, 3.0, 3.9, float("nan")],
+        "x_label": "max_depth",
+        "band": band,
+    }
+    root = ElementTree.fromstring(curve_svg(curve, title="RMSE <of> the tree & co", y_label="RMSE"))
+    ns = "{http://www.w3.org/2000/svg}"
+    texts = [t.text for t in root.iter(f"{ns}text")]
+    assert "RMSE <of> the tree & co" in texts  # escaped in the SVG, read back as written
+    assert {"1", "2", "4", "8", "16", "max_depth", "RMSE", "reference band", "your values"} <= set(texts)
+    (polygon,) = root.iter(f"{ns}polygon")
+    assert len(polygon.get("points").split()) == 10  # low and high at each of the five depths
+    lines = [p.get("points").split() for p in root.iter(f"{ns}polyline")]
+    assert [len(points) for points in lines] == [5, 4]  # the mean; the student's finite values
+    ys = [float(point.split(",")[1]) for point in lines[1]]
+    assert ys[0] < ys[1] and ys[3] < ys[2]  # higher RMSE is drawn higher (smaller SVG y)
+    assert len(list(root.iter(f"{ns}circle"))) == 4
+    no_band = ElementTree.fromstring(curve_svg({**curve, "band": None}, title="t"))
+    assert not list(no_band.iter(f"{ns}polygon"))
+    assert "reference band" not in [t.text for t in no_band.iter(f"{ns}text")]
 
 
 def test_student_text_is_escaped_in_html(rendered) -> None:

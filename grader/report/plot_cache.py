@@ -1,8 +1,8 @@
 """A content-addressed cache of report plots: a plot is a pure function of its inputs.
 
-Matplotlib dominates the cost of a student's page (about 0.1 s per plot). A rescore after a
-threshold edit redraws the same curves; with this cache only the plots whose inputs changed are
-drawn again. Entries live under OUT/.cache/plots/<2 hex>/<sha256>.png, named by the hash of the
+Matplotlib dominates the cost of a page that has its plots (about 0.05-0.1 s per plot). A rescore
+after a threshold edit redraws the same plots; with this cache only the plots whose inputs changed
+are drawn again. (Curve items are SVGs, grader.report.curve_svg, drawn afresh every time.) Entries live under OUT/.cache/plots/<2 hex>/<sha256>.png, named by the hash of the
 plot's kind, its inputs, the plotting code and the matplotlib version, so nothing is ever stale:
 changed code or inputs simply miss. Writes are atomic (tmp file, rename); a cache file that is not
 a whole PNG (a crash before the disk caught up) is drawn again and replaced.

@@ -48,24 +48,6 @@ def _scale_x(axes: Any, x: list[float]) -> None:
         axes.set_xticks(x, [f"{v:g}" for v in x])
 
 
-def curve_png(curve: dict[str, Any], *, title: str, y_label: str = "") -> bytes:
-    """The student's curve drawn over the reference band (mean and low..high)."""
-    figure, axes = _figure()
-    x = curve["x"]
-    band = curve.get("band")
-    if band:
-        axes.fill_between(x, band["low"], band["high"], color=BAND, alpha=0.6, label="reference band")
-        axes.plot(x, band["mean"], "--", color=REFERENCE, linewidth=1, label="reference mean")
-    axes.plot(x, curve["values"], "o-", color=YOU, linewidth=2, label="your values")
-    _scale_x(axes, x)
-    axes.set_xlabel(curve.get("x_label") or "")
-    axes.set_ylabel(y_label)
-    axes.set_title(title[:80], fontsize=10)
-    axes.legend(fontsize=8)
-    axes.grid(alpha=0.3)
-    return _png(figure)
-
-
 def lines_png(data: dict[str, Any], *, title: str) -> bytes:
     """Several named series over one x axis (train/validation loss per epoch, RMSE per depth)."""
     figure, axes = _figure()

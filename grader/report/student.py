@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from grader.cell_names import cell_label
 from grader.report import evidence as ev
 from grader.report import plot_cache, problems
+from grader.report.curve_svg import curve_svg, svg_data_uri
 from grader.report.env import html_env, md_env, md_fence
 from grader.report.files import write_text_atomic
 from grader.report.format import points
@@ -61,17 +62,13 @@ def _figures(item_title: str, evidence: Any, cache: PlotCache) -> list[dict[str,
 
     figures = []
     curve = ev.curve(evidence)
-    if curve is not None:
+    if curve is not None:  # an SVG: drawn afresh in well under a millisecond, so never cached
         y_label = ev.text(evidence.get("y_label"), 60) if isinstance(evidence, dict) else ""
-        png = cache.png(
-            "curve",
-            {"curve": curve, "title": item_title, "y_label": y_label},
-            lambda: plots.curve_png(curve, title=item_title, y_label=y_label),
-        )
+        svg = curve_svg(curve, title=item_title, y_label=y_label)
         figures.append(
             {
                 "title": "your curve over the reference band" if curve["band"] else "your curve",
-                "uri": ev.data_uri(png),
+                "uri": svg_data_uri(svg),
             }
         )
     lines = ev.series_set(evidence)
