@@ -302,9 +302,18 @@ def notebook_tests(result: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def write_gradescope_document(result: dict[str, Any], path: Path) -> Path:
-    """Write one submission's Gradescope results.json to ``path``."""
-    text = json.dumps(gradescope_document(result), indent=1, ensure_ascii=False) + "\n"
-    return write_text_atomic(Path(path), text, durable=False)  # derived from the result, per student
+    """Write one submission's Gradescope results.json to ``path`` (left alone when unchanged).
+
+    Compact JSON: Gradescope reads it by machine, and the standard library encodes compact JSON in
+    C but indented JSON in Python, which made these files most of a class rescore's publishing."""
+    path = Path(path)
+    text = json.dumps(gradescope_document(result), ensure_ascii=False) + "\n"
+    try:
+        if path.read_text(encoding="utf-8") == text:
+            return path
+    except (OSError, UnicodeDecodeError):
+        pass
+    return write_text_atomic(path, text, durable=False)  # derived from the result, per student
 
 
 def write_gradescope(results: list[dict[str, Any]], out_dir: Path) -> list[Path]:

@@ -128,9 +128,36 @@ def rebuild_jsonl(out_dir: Path) -> Path:
         fd, tmp = tempfile.mkstemp(prefix=".results.jsonl.", dir=out_dir)
         os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            for document in iter_results(out_dir):  # one document in memory at a time
-                handle.write(json.dumps(document, sort_keys=False, default=_jsonable) + "\n")
+            for line in _result_lines(out_dir):  # one document in memory at a time
+                handle.write(line + "\n")
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, target)
     return target
+
+
+def _result_lines(out_dir: Path) -> Iterator[str]:
+    """Each readable result document as one JSON line, sorted by id. A compact file (what
+    ``write_json_atomic`` writes) is checked by parsing and copied as it is, not encoded again."""
+    for path in sorted((out_dir / "results").glob("*.json")):
+        try:
+            text = path.read_text(encoding="utf-8")
+            document = json.loads(text)
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            continue
+        text = text.strip()
+        yield text if "\n" not in text else json.dumps(document, sort_keys=False, default=_jsonable)
+
+
+def jsonl_current(out_dir: Path) -> bool:
+    """Whether results.jsonl is newer than every result document and holds one line per document:
+    then nothing a killed run left behind needs repairing."""
+    target = out_dir / "results.jsonl"
+    try:
+        written = target.stat().st_mtime_ns
+        with target.open("rb") as handle:
+            lines = sum(1 for line in handle if line.strip())
+        documents = list((out_dir / "results").glob("*.json"))
+        return lines == len(documents) and all(p.stat().st_mtime_ns <= written for p in documents)
+    except OSError:
+        return False

@@ -5,8 +5,9 @@ The coordinator alone writes result documents, each results/<id>.json atomically
 and keeps only a small ``ScoreMove`` per submission, so its memory stays flat however large the
 class. Workers read run records and
 stored results, score, and render the students' pages. A rescore killed at any instant (even
-SIGKILL) leaves every result either as it was or rescored; running it again finishes the job,
-and ``rebuild_jsonl`` at the start and end repairs results.jsonl.
+SIGKILL) leaves every result either as it was or rescored; running it again finishes the job:
+``rebuild_jsonl`` at the start (unless ``jsonl_current`` finds results.jsonl newer than every
+result and one line per result) and at the end repairs results.jsonl.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from grader.grading import GradeOptions
 from grader.publish import publish
 from grader.rescore.diff import ScoreMove
 from grader.rescore.one import Rescored, RescoreJob, rescore_one
-from grader.results import iter_results, rebuild_jsonl, result_path, write_json_atomic
+from grader.results import iter_results, jsonl_current, rebuild_jsonl, result_path, write_json_atomic
 
 IN_PROCESS_BELOW = 3  # fewer jobs than this are rescored in the coordinator
 CHUNK = 4  # jobs per task sent to a worker
@@ -194,7 +195,7 @@ def rescore_all(
     options = options.resolved()
     out_dir = Path(options.out_dir)
     summary = RescoreSummary(out_dir=out_dir, dry_run=dry_run)
-    if not dry_run:
+    if not dry_run and not jsonl_current(out_dir):
         rebuild_jsonl(out_dir)  # repair what a killed run left behind
     todo = list(jobs) if jobs is not None else [RescoreJob(sid) for sid in stored_run_ids(out_dir)]
     summary.total = len(todo)
