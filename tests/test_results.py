@@ -44,3 +44,29 @@ def test_unreadable_result_files_are_skipped(tmp_path: Path) -> None:
     save_result(tmp_path, _doc("ada", 1.0))
     (tmp_path / "results" / "broken.json").write_text("{not json")
     assert [d["id"] for d in load_results(tmp_path)] == ["ada"]
+
+
+def test_results_jsonl_is_current_only_when_newer_than_every_result_with_a_line_each(tmp_path: Path) -> None:
+    import os
+
+    from grader.results import jsonl_current, rebuild_jsonl, write_json_atomic
+
+    for rid in ("a", "b"):
+        write_json_atomic(tmp_path / "results" / f"{rid}.json", {"id": rid, "score": 1.0})
+    assert not jsonl_current(tmp_path)  # no results.jsonl yet
+    rebuild_jsonl(tmp_path)
+    assert jsonl_current(tmp_path)
+    lines = (tmp_path / "results.jsonl").read_text(encoding="utf-8").splitlines()
+    assert lines == [(tmp_path / "results" / f"{r}.json").read_text(encoding="utf-8") for r in ("a", "b")]
+    # a killed rescore saved b's new result after the last rebuild
+    write_json_atomic(tmp_path / "results" / "b.json", {"id": "b", "score": 2.0})
+    later = (tmp_path / "results.jsonl").stat().st_mtime_ns + 1_000_000
+    os.utime(tmp_path / "results" / "b.json", ns=(later, later))
+    assert not jsonl_current(tmp_path)
+    # an unreadable result is skipped, an indented one written as one line
+    (tmp_path / "results" / "c.json").write_text("{not json", encoding="utf-8")
+    (tmp_path / "results" / "d.json").write_text('{\n "id": "d"\n}', encoding="utf-8")
+    rebuild_jsonl(tmp_path)
+    lines = (tmp_path / "results.jsonl").read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line)["id"] for line in lines] == ["a", "b", "d"] and lines[2] == '{"id": "d"}'
+    assert not jsonl_current(tmp_path)  # four files, three lines: c needs a person, not a rescore
